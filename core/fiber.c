@@ -1,0 +1,415 @@
+/* core/fiber.c - fibers: creation, the switch, park/ready, exit and sleep.
+ *
+ * The switch. Fibers switch straight to one another when the worker has a
+ * runnable fiber at hand, and to the worker's scheduler context (g0, on the
+ * thread's own stack) otherwise. Whatever must happen to the fiber that
+ * switched out - requeue it (yield), publish it as parked, free its stack
+ * (exit) - happens in the context switched to, once nobody runs on that
+ * stack any more: the switcher leaves a "post action" in its worker and the
+ * resumed side runs ringo__finish_switch(). That is what lets a fiber park on
+ * one worker and be stolen by another a nanosecond later, safely.
+ *
+ * Fiber state (f->state) moves only along these edges:
+ *   RUNNABLE -> RUNNING            the worker that dequeued it (ringo__switch)
+ *   RUNNING  -> RUNNABLE           yield, in finish_switch after the switch
+ *   RUNNING  -> PARKING            ringo__park_prepare, by the fiber itself
+ *   PARKING  -> RUNNING            ringo__park_abort, before anyone saw it
+ *   PARKING  -> PARKED             finish_switch after the park switch, by CAS
+ *   PARKING  -> WOKEN              ringo__ready racing the park switch, by CAS;
+ *                                  finish_switch then makes it RUNNABLE
+ *   PARKED   -> RUNNABLE           ringo__ready, by CAS
+ *   RUNNING  -> DEAD -> FREE       exit; the slot returns to the pool
+ * The CASes make every race between one ready and one park resolve to
+ * exactly one requeue.
+ *
+ * Thread-locals: after ringo__ctx_switch returns, the fiber may be on
+ * another worker, so every function re-reads ringo__self() after a switch.
+ */
+#include "internal.h"
+#include "sanitizer.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static _Noreturn void fiber_entry(ringo__fiber_t *f);
+
+/* Builds the frame ringo__ctx_switch pops the first time it loads f->sp, so
+ * that its `ret` lands in ringo__ctx_start with f and fiber_entry at hand.
+ * top is 16-byte aligned. */
+static void init_frame(ringo__fiber_t *f, char *top)
+{
+#if defined(__x86_64__)
+    uint64_t *sp = (uint64_t *)top;
+    *--sp = (uint64_t)(uintptr_t)ringo__ctx_start;   /* return address */
+    *--sp = 0;                                        /* rbp */
+    *--sp = 0;                                        /* rbx */
+    *--sp = (uint64_t)(uintptr_t)f;                   /* r12 */
+    *--sp = (uint64_t)(uintptr_t)fiber_entry;         /* r13 */
+    *--sp = 0;                                        /* r14 */
+    *--sp = 0;                                        /* r15 */
+    /* Default FP control state: MXCSR 0x1f80 (all exceptions masked, round
+     * to nearest), x87 control word 0x037f. */
+    *--sp = 0x1f80ull | (0x037full << 32);
+    f->sp = sp;
+#elif defined(__aarch64__)
+    uint64_t *sp = (uint64_t *)(top - 176);
+    memset(sp, 0, 176);
+    sp[0] = (uint64_t)(uintptr_t)f;                   /* x19 */
+    sp[1] = (uint64_t)(uintptr_t)fiber_entry;         /* x20 */
+    sp[11] = (uint64_t)(uintptr_t)ringo__ctx_start;   /* x30 */
+    f->sp = sp;
+#else
+#  error "ringo: no context switch for this architecture (core/arch/)"
+#endif
+}
+
+static _Noreturn void stack_overflow(const ringo__fiber_t *f)
+{
+    ringo__throw("stack overflow in fiber %llu (created at %s:%d by %s)",
+                 (unsigned long long)f->id, f->file ? f->file : "?", f->line,
+                 f->fn_name ? f->fn_name : "?");
+}
+
+void ringo__switch(ringo__worker_t *w, ringo__fiber_t *from, ringo__fiber_t *to, int action)
+{
+    ringo__runtime_t *rt = ringo__rt;
+    if (from && RINGO__UNLIKELY(from->flags & RINGO__FIBER_CANARY) &&
+        *(const uint64_t *)from->stack_lo != RINGO__CANARY)
+        stack_overflow(from);
+
+    w->post_action = action;
+    w->post_fiber = from;
+    atomic_store_explicit(&w->current, to, memory_order_relaxed);
+    void *load;
+    if (to) {
+        atomic_store_explicit(&to->state, RINGO__FIBER_RUNNING, memory_order_relaxed);
+        atomic_store_explicit(&w->tick,
+            atomic_load_explicit(&w->tick, memory_order_relaxed) + 1, memory_order_relaxed);
+        RINGO__STAT_INC(w, switches);
+        load = to->sp;
+        RINGO_ASAN_START_SWITCH(action == RINGO__POST_EXIT ? NULL :
+                                from ? &from->asan_fake_stack : &w->asan_sched_fake,
+                                to->stack_lo, (size_t)((char *)to - to->stack_lo));
+        RINGO_TSAN_SWITCH(to->tsan_fiber);
+    } else {
+        load = w->sched_sp;
+        RINGO_ASAN_START_SWITCH(action == RINGO__POST_EXIT ? NULL :
+                                from ? &from->asan_fake_stack : &w->asan_sched_fake,
+                                w->sched_stack_lo, w->sched_stack_size);
+        RINGO_TSAN_SWITCH(w->tsan_sched_fiber);
+    }
+    (void)rt;
+    ringo__ctx_switch(from ? &from->sp : &w->sched_sp, load);
+
+    /* Resumed, perhaps on another worker. */
+    w = ringo__self();
+    RINGO_ASAN_FINISH_SWITCH(from ? from->asan_fake_stack : w->asan_sched_fake);
+    ringo__finish_switch(w);
+}
+
+void ringo__finish_switch(ringo__worker_t *w)
+{
+    int action = w->post_action;
+    ringo__fiber_t *f = w->post_fiber;
+    w->post_action = RINGO__POST_NONE;
+    w->post_fiber = NULL;
+
+    switch (action) {
+    case RINGO__POST_NONE:
+        break;
+    case RINGO__POST_YIELD:
+        atomic_store_explicit(&f->state, RINGO__FIBER_RUNNABLE, memory_order_relaxed);
+        ringo__runq_put(w, f, false);
+        break;
+    case RINGO__POST_PARK: {
+        int expect = RINGO__FIBER_PARKING;
+        if (!atomic_compare_exchange_strong_explicit(&f->state, &expect, RINGO__FIBER_PARKED,
+                                                     memory_order_acq_rel, memory_order_acquire)) {
+            /* A waker came between park_prepare and now: it left the
+             * fiber WOKEN for us to requeue. */
+            atomic_store_explicit(&f->state, RINGO__FIBER_RUNNABLE, memory_order_relaxed);
+            ringo__runq_put(w, f, true);
+        }
+        break;
+    }
+    case RINGO__POST_EXIT:
+        RINGO_TSAN_DESTROY(f->tsan_fiber);
+        ringo__stack_put(ringo__rt, w, f);
+        break;
+    }
+}
+
+/* ---- spawning -------------------------------------------------------------- */
+
+static int spawn(void (*fn)(void *), void *arg, const void *copy, size_t size,
+                 const char *file, int line, const char *fn_name, uint32_t flags)
+{
+    ringo__runtime_t *rt = ringo__rt;
+    if (!rt)
+        ringo_panic("ringo_go: no runtime is running (call it inside ringo_run)");
+    if (!fn)
+        return -EINVAL;
+    size_t usable = rt->stack_size - rt->page_size - sizeof(ringo__fiber_t);
+    if (copy && size > usable / 4)
+        return -EINVAL;
+
+    ringo__worker_t *w = ringo__self();
+    ringo__fiber_t *f = ringo__stack_get(rt, w);
+    if (!f)
+        return -ENOMEM;
+
+    char *top = (char *)f;
+    if (copy) {
+        top = (char *)((uintptr_t)(top - size) & ~(uintptr_t)15);
+        memcpy(top, copy, size);
+        arg = top;
+    }
+    f->fn = fn;
+    f->arg = arg;
+    f->flags |= flags;
+    f->file = file;
+    f->line = line;
+    f->fn_name = fn_name;
+    ringo__fiber_t *parent = w ? atomic_load_explicit(&w->current, memory_order_relaxed) : NULL;
+    f->parent_id = parent ? parent->id : 0;
+    f->id = w ? ringo__next_fiber_id(w) : atomic_fetch_add(&rt->id_source, 1);
+    f->sleep_timer.heap_index = -1;
+    f->tsan_fiber = RINGO_TSAN_CREATE();
+    init_frame(f, top);
+    atomic_store_explicit(&f->state, RINGO__FIBER_RUNNABLE, memory_order_release);
+
+    if (w) {
+        RINGO__STAT_INC(w, spawns);
+        atomic_store_explicit(&w->spawned,
+            atomic_load_explicit(&w->spawned, memory_order_relaxed) + 1, memory_order_relaxed);
+        ringo__runq_put(w, f, true);
+    } else {
+        atomic_fetch_add(&rt->ext_spawned, 1);
+        if (!(flags & RINGO__FIBER_MAIN))
+            atomic_store(&rt->external, 1);
+        ringo__global_put(rt, &f, 1);
+    }
+    /* A new fiber may run in parallel: let an idle worker come for it. */
+    ringo__wakep(rt);
+    return 0;
+}
+
+int ringo_go_at(void (*fn)(void *), void *arg, const char *file, int line, const char *fn_name)
+{
+    return spawn(fn, arg, NULL, 0, file, line, fn_name, 0);
+}
+
+int (ringo_go)(void (*fn)(void *), void *arg)
+{
+    return spawn(fn, arg, NULL, 0, NULL, 0, NULL, 0);
+}
+
+int ringo_go_copy_at(void (*fn)(void *), const void *arg, size_t size,
+                     const char *file, int line, const char *fn_name)
+{
+    static const char empty;
+    return spawn(fn, NULL, arg ? arg : &empty, arg ? size : 0, file, line, fn_name, 0);
+}
+
+int ringo__spawn_main(ringo__runtime_t *rt, void (*fn)(void *), void *arg)
+{
+    (void)rt;
+    return spawn(fn, arg, NULL, 0, "ringo_run", 0, "main", RINGO__FIBER_MAIN);
+}
+
+/* ---- running and ending ------------------------------------------------------ */
+
+static _Noreturn void fiber_exit(void)
+{
+    ringo__runtime_t *rt = ringo__rt;
+    ringo__worker_t *w = ringo__self();
+    ringo__fiber_t *f = atomic_load_explicit(&w->current, memory_order_relaxed);
+
+    atomic_store_explicit(&w->exited,
+        atomic_load_explicit(&w->exited, memory_order_relaxed) + 1, memory_order_relaxed);
+    atomic_store_explicit(&f->state, RINGO__FIBER_DEAD, memory_order_release);
+    ringo__switch(w, f, ringo__sched_next_local(w), RINGO__POST_EXIT);
+    (void)rt;
+    __builtin_unreachable();
+}
+
+static _Noreturn void fiber_entry(ringo__fiber_t *f)
+{
+    ringo__worker_t *w = ringo__self();
+    RINGO_ASAN_FINISH_SWITCH(NULL);
+    ringo__finish_switch(w);
+
+    f->fn(f->arg);
+
+    if (f->flags & RINGO__FIBER_MAIN) {
+        /* main returned: the program is over (Go's main semantics). */
+        ringo__runtime_t *rt = ringo__rt;
+        atomic_store(&rt->stopping, 1);
+        ringo__wake_all(rt);
+        ringo__monitor_kick(rt);
+    }
+    fiber_exit();
+}
+
+void ringo_exit(void)
+{
+    ringo__worker_t *w = ringo__self();
+    ringo__fiber_t *f = w ? atomic_load_explicit(&w->current, memory_order_relaxed) : NULL;
+    if (!f)
+        ringo_panic("ringo_exit called outside a fiber");
+    if (f->flags & RINGO__FIBER_MAIN)
+        atomic_store(&ringo__rt->main_exited, true);
+    fiber_exit();
+}
+
+void ringo_yield(void)
+{
+    ringo__worker_t *w = ringo__self();
+    ringo__fiber_t *f = w ? atomic_load_explicit(&w->current, memory_order_relaxed) : NULL;
+    if (!f) {
+        sched_yield();
+        return;
+    }
+    ringo__switch(w, f, ringo__sched_next_local(w), RINGO__POST_YIELD);
+}
+
+/* ---- parking --------------------------------------------------------------- */
+
+ringo__fiber_t *ringo__current(void)
+{
+    ringo__worker_t *w = ringo__self();
+    return w ? atomic_load_explicit(&w->current, memory_order_relaxed) : NULL;
+}
+
+void ringo__park_prepare(const char *reason)
+{
+    ringo__worker_t *w = ringo__self();
+    ringo__fiber_t *f = w ? atomic_load_explicit(&w->current, memory_order_relaxed) : NULL;
+    if (!f)
+        ringo__throw("park outside a fiber (%s)", reason);
+    atomic_store_explicit(&f->wait_reason, reason, memory_order_relaxed);
+    atomic_store_explicit(&f->wait_since, w->now_cached, memory_order_relaxed);
+    /* Release: whoever finds the fiber through the primitive that publishes
+     * it next also sees PARKING. */
+    atomic_store_explicit(&f->state, RINGO__FIBER_PARKING, memory_order_release);
+}
+
+void ringo__park_abort(void)
+{
+    ringo__fiber_t *f = ringo__current();
+    atomic_store_explicit(&f->state, RINGO__FIBER_RUNNING, memory_order_relaxed);
+}
+
+void ringo__park(void)
+{
+    ringo__worker_t *w = ringo__self();
+    ringo__fiber_t *f = atomic_load_explicit(&w->current, memory_order_relaxed);
+    RINGO__STAT_INC(w, parks);
+    ringo__switch(w, f, ringo__sched_next_local(w), RINGO__POST_PARK);
+}
+
+static const char *state_name(int s)
+{
+    static const char *const names[] = {"free", "runnable", "running", "parking",
+                                        "parked", "woken", "dead"};
+    return s >= 0 && s <= RINGO__FIBER_DEAD ? names[s] : "corrupt";
+}
+
+void ringo__ready(ringo__fiber_t *f)
+{
+    ringo__runtime_t *rt = ringo__rt;
+    int s = atomic_load_explicit(&f->state, memory_order_acquire);
+    for (;;) {
+        if (s == RINGO__FIBER_PARKING) {
+            if (atomic_compare_exchange_weak_explicit(&f->state, &s, RINGO__FIBER_WOKEN,
+                                                      memory_order_acq_rel, memory_order_acquire))
+                return;     /* its own worker requeues it after the switch */
+        } else if (s == RINGO__FIBER_PARKED) {
+            if (atomic_compare_exchange_weak_explicit(&f->state, &s, RINGO__FIBER_RUNNABLE,
+                                                      memory_order_acq_rel, memory_order_acquire))
+                break;
+        } else {
+            ringo__throw("fiber %llu readied while %s", (unsigned long long)f->id, state_name(s));
+        }
+    }
+
+    ringo__worker_t *w = ringo__self();
+    if (w) {
+        /* Go's rule: the readied fiber runs next on the waker's worker. */
+        ringo__runq_put(w, f, true);
+        /* Wake an idle worker only if there is now more here than the
+         * waker will hand over when it blocks. */
+        if (atomic_load_explicit(&w->rq.tail, memory_order_relaxed) !=
+            atomic_load_explicit(&w->rq.head, memory_order_relaxed))
+            ringo__wakep(rt);
+    } else {
+        if (!ringo__tls_is_monitor)
+            atomic_store(&rt->external, 1);
+        ringo__global_put(rt, &f, 1);
+        ringo__wakep(rt);
+    }
+}
+
+/* ---- identity and time ------------------------------------------------------- */
+
+uint64_t ringo_fiber_id(void)
+{
+    ringo__fiber_t *f = ringo__current();
+    return f ? f->id : 0;
+}
+
+size_t ringo_num_fibers(void)
+{
+    ringo__runtime_t *rt = ringo__rt;
+    if (!rt)
+        return 0;
+    uint64_t spawned = atomic_load(&rt->ext_spawned), exited = atomic_load(&rt->ext_exited);
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        spawned += atomic_load_explicit(&rt->workers[i].spawned, memory_order_relaxed);
+        exited += atomic_load_explicit(&rt->workers[i].exited, memory_order_relaxed);
+    }
+    return spawned > exited ? (size_t)(spawned - exited) : 0;
+}
+
+int64_t ringo__now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * RINGO_SECOND + ts.tv_nsec;
+}
+
+int64_t ringo_now(void)
+{
+    return ringo__now();
+}
+
+static void sleep_fire(ringo__timer_t *t)
+{
+    ringo__ready(t->arg);
+}
+
+void ringo_sleep(ringo_duration_t d)
+{
+    if (d <= 0)
+        return;
+    ringo__worker_t *w = ringo__self();
+    ringo__fiber_t *f = w ? atomic_load_explicit(&w->current, memory_order_relaxed) : NULL;
+    if (!f) {
+        struct timespec ts = {.tv_sec = d / RINGO_SECOND, .tv_nsec = d % RINGO_SECOND};
+        while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
+            ;
+        return;
+    }
+    int64_t now = ringo__now();
+    ringo__timer_t *t = &f->sleep_timer;
+    t->when = d > INT64_MAX - now ? INT64_MAX : now + d;
+    t->fire = sleep_fire;
+    t->arg = f;
+    w->now_cached = now;
+    ringo__park_prepare("sleep");
+    ringo__timer_add(w, t);
+    ringo__park();
+}

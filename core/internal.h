@@ -1,0 +1,381 @@
+/* core/internal.h - the runtime core's private structures and contracts.
+ *
+ * Layers (DESIGN.md): core/ knows nothing of channels or sockets. sync/ and
+ * io/ use only what this header exports with the ringo__ prefix.
+ *
+ * The one wait abstraction
+ *   Every blocking primitive parks a fiber the same way:
+ *       ringo__park_prepare(reason);   // state RUNNING -> PARKING
+ *       ...publish the fiber where exactly one waker can find it...
+ *       ringo__park();                 // switch away; returns once readied
+ *   and the single waker that takes it (under the primitive's lock, by
+ *   winning an atomic word, or by owning a CQE) calls ringo__ready(f).
+ *   ringo__ready may run before the parking fiber has left its stack; the
+ *   PARKING -> WOKEN hand-off then lets the parker's worker requeue it once it
+ *   is safely switched out. So a parked fiber resumes exactly once, however
+ *   the wake-up races the switch. Calling ringo__ready twice for one park is a
+ *   bug in the caller and throws.
+ *
+ * Lock order (outermost first); no other nesting exists:
+ *   rt->stack_lock  >  nothing      (stack pool, chunk table)
+ *   rt->global_lock >  nothing      (global run queue)
+ *   w->timer_lock   >  nothing      (one worker's timer heap)
+ *   w->cq_lock      >  nothing      (reaping one worker's CQ: owner or monitor)
+ * Timers and completions are fired after their lock is dropped.
+ *
+ * Thread-locals: a fiber can resume on another worker, so code never keeps
+ * the address of a thread-local across a switch. The current worker is read
+ * only through ringo__self(), which the compiler cannot cache (see sched.c).
+ */
+#ifndef RINGO_INTERNAL_H
+#define RINGO_INTERNAL_H
+
+#include "ringo_config.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <signal.h>
+
+#include <ringo.h>
+
+#include "uring_compat.h"
+
+#define RINGO__CACHELINE 64
+#define RINGO__ALIGNED __attribute__((aligned(RINGO__CACHELINE)))
+#define RINGO__LIKELY(x) __builtin_expect(!!(x), 1)
+#define RINGO__UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#define RINGO__MAX_WORKERS 256
+#define RINGO__RUNQ_SIZE 256            /* power of two */
+#define RINGO__STACK_CACHE 256          /* stacks a worker keeps at hand */
+#define RINGO__HOG_NS (10 * RINGO_MILLISECOND)
+
+typedef struct ringo__fiber ringo__fiber_t;
+typedef struct ringo__worker ringo__worker_t;
+typedef struct ringo__timer ringo__timer_t;
+typedef struct ringo__runtime ringo__runtime_t;
+
+/* ---- a tiny spinlock: short critical sections only ----------------------- */
+typedef struct { _Atomic int locked; } ringo__spinlock_t;
+void ringo__spin_lock(ringo__spinlock_t *l);
+static inline bool ringo__spin_trylock(ringo__spinlock_t *l)
+{
+    return !atomic_load_explicit(&l->locked, memory_order_relaxed) &&
+           !atomic_exchange_explicit(&l->locked, 1, memory_order_acquire);
+}
+static inline void ringo__spin_unlock(ringo__spinlock_t *l)
+{
+    atomic_store_explicit(&l->locked, 0, memory_order_release);
+}
+
+/* Relaxed counter owned by one thread and read by others (stats): a plain
+ * add, not a locked instruction. */
+#define RINGO__STAT_INC(w, field) \
+    atomic_store_explicit(&(w)->stats.field, \
+        atomic_load_explicit(&(w)->stats.field, memory_order_relaxed) + 1, \
+        memory_order_relaxed)
+
+/* ---- timers --------------------------------------------------------------- */
+
+/* A deadline in one worker's heap. The record is owned by its user (a
+ * sleeping fiber embeds one); fire runs with no lock held, on the owning
+ * worker or on the monitor thread when that worker is hogged. */
+struct ringo__timer {
+    int64_t when;
+    int32_t heap_index;                 /* -1 when in no heap */
+    ringo__worker_t *heap;              /* the worker whose heap holds it */
+    void (*fire)(ringo__timer_t *t);
+    void *arg;
+};
+
+void ringo__timer_add(ringo__worker_t *w, ringo__timer_t *t);
+bool ringo__timer_del(ringo__timer_t *t);   /* true if it was pending */
+/* Fires every timer of w due at now; returns how many fired. */
+int ringo__timers_run(ringo__worker_t *w, int64_t now);
+/* Earliest deadline in w's heap, INT64_MAX if none. */
+int64_t ringo__timers_next(ringo__worker_t *w);
+void ringo__timers_free(ringo__worker_t *w);
+
+/* ---- fibers ---------------------------------------------------------------- */
+
+enum ringo__fiber_state {
+    RINGO__FIBER_FREE = 0,      /* the slot holds no fiber (zeroed memory reads so) */
+    RINGO__FIBER_RUNNABLE,      /* in a run queue */
+    RINGO__FIBER_RUNNING,
+    RINGO__FIBER_PARKING,       /* ringo__park_prepare done, still on its stack */
+    RINGO__FIBER_PARKED,        /* switched out, waiting for ringo__ready */
+    RINGO__FIBER_WOKEN,         /* readied while PARKING; its worker requeues it */
+    RINGO__FIBER_DEAD,          /* returned; the slot goes back to the pool */
+};
+
+#define RINGO__FIBER_MAIN      0x1u
+#define RINGO__FIBER_CANARY    0x2u     /* no guard page: check the canary */
+
+#define RINGO__CANARY 0x5a1ad5a1ad5a1ad5ull
+
+/* A fiber lives at the top of its own stack slot, so spawning allocates
+ * nothing beyond the pooled stack and a dump can find every fiber by walking
+ * the slots. */
+struct ringo__fiber {
+    void *sp;                           /* saved stack pointer while switched out */
+    _Atomic int state;                  /* enum ringo__fiber_state */
+    uint32_t flags;
+    uint64_t id;
+    void (*fn)(void *);
+    void *arg;
+    char *stack_lo;                     /* lowest usable byte, above the guard */
+    /* Written by the fiber itself before it parks; read racily by dumps. */
+    const char *_Atomic wait_reason;
+    _Atomic int64_t wait_since;
+    /* Where it was created, for dumps and crash reports. */
+    const char *file;
+    const char *fn_name;
+    int line;
+    uint64_t parent_id;
+    ringo__timer_t sleep_timer;         /* ringo_sleep needs no allocation */
+    void *tsan_fiber;
+    void *asan_fake_stack;
+} RINGO__ALIGNED;
+
+/* Parking and readying: see the top of this file. */
+void ringo__park_prepare(const char *reason);
+void ringo__park_abort(void);           /* prepared but nobody could see it */
+void ringo__park(void);
+void ringo__ready(ringo__fiber_t *f);
+ringo__fiber_t *ringo__current(void);   /* NULL outside a fiber */
+
+/* ---- the worker ------------------------------------------------------------ */
+
+/* A completion record: user_data of an SQE points at one. complete runs on
+ * the owning worker, or on the monitor when that worker is hogged. */
+typedef struct ringo__op {
+    void (*complete)(struct ringo__op *op, int32_t res, uint32_t cqe_flags);
+} ringo__op_t;
+
+#define RINGO__UD_IGNORE   0ull         /* cancels, skipped messages */
+#define RINGO__UD_WAKE     1ull         /* MSG_RING wake-up */
+#define RINGO__UD_EVENTFD  2ull         /* the eventfd wake poll */
+
+struct ringo__runq {
+    _Atomic uint32_t head RINGO__ALIGNED;  /* consumers (owner, thieves) CAS it */
+    _Atomic uint32_t tail;                 /* written by the owner only */
+    _Atomic(ringo__fiber_t *) runnext;
+    _Atomic(ringo__fiber_t *) slots[RINGO__RUNQ_SIZE];
+};
+
+typedef struct {
+    _Atomic uint64_t switches, steals, wakes_sent, wakes_received, submits,
+                     completions, parks, spawns, sleeps, rescues;
+} ringo__worker_counters_t;
+
+struct ringo__worker {
+    /* Owner-only, hot. */
+    unsigned index;
+    void *sched_sp;                     /* the scheduler context (g0) while a fiber runs */
+    int post_action;                    /* what the context switched to does with post_fiber */
+    ringo__fiber_t *post_fiber;
+    uint32_t schedtick;                 /* switches since start; paces the periodic poll */
+    uint32_t runnext_streak;
+    uint64_t rng;
+    uint64_t id_next, id_end;           /* batch of fiber ids */
+    unsigned stack_cached;
+    char *stack_cache[RINGO__STACK_CACHE];
+    int64_t now_cached;                 /* the clock at the last poll; for wait_since */
+
+    /* Read by others. */
+    _Atomic(ringo__fiber_t *) current RINGO__ALIGNED;  /* NULL: in the scheduler */
+    _Atomic uint64_t tick;              /* bumped at every resume; the monitor watches it */
+    _Atomic int sleeping;               /* published before sleeping in the ring */
+    _Atomic int wake_pending;           /* a wake-up is on its way */
+    _Atomic int spinning;
+    _Atomic uint64_t spawned, exited;   /* fiber accounting, owner-written */
+    _Atomic int64_t inflight;           /* SQEs whose CQE has not arrived */
+
+    struct ringo__runq rq;
+
+    /* Timer heap; w->timer_lock protects heap, ntimers and heap_cap. */
+    ringo__spinlock_t timer_lock RINGO__ALIGNED;
+    ringo__timer_t **heap;
+    int32_t heap_cap;
+    _Atomic int32_t ntimers;
+    _Atomic int64_t timer_next;         /* earliest deadline, INT64_MAX if none */
+
+    /* The ring. Only the owner submits (SINGLE_ISSUER); cq_lock lets the
+     * monitor reap while the owner is hogged. */
+    ringo__spinlock_t cq_lock RINGO__ALIGNED;
+    struct io_uring ring;
+    bool ring_ready;
+    int ring_fd;
+    int wake_efd;                       /* eventfd wake-up, when ring-less MSG_RING is missing */
+    _Atomic int efd_rearm;              /* its multishot poll ended; the owner re-arms */
+    unsigned sq_pending;                /* SQEs prepared, not yet submitted */
+
+    ringo__worker_counters_t stats RINGO__ALIGNED;
+
+    pthread_t thread;
+    void *altstack;
+    void *tsan_sched_fiber;
+    const void *sched_stack_lo;         /* for ASan's fiber annotations */
+    void *asan_sched_fake;
+    size_t sched_stack_size;
+    int cpu;                            /* hwloc PU to pin to, -1 for none */
+    int init_error;
+};
+
+#define RINGO__POST_NONE   0
+#define RINGO__POST_YIELD  1            /* requeue post_fiber at the tail */
+#define RINGO__POST_PARK   2            /* publish post_fiber as PARKED */
+#define RINGO__POST_EXIT   3            /* return post_fiber's stack to the pool */
+
+/* ---- the runtime ------------------------------------------------------------ */
+
+struct ringo__stack_chunk {
+    char *base;
+    size_t nslots;
+    _Atomic size_t carved;              /* slots handed out at least once */
+};
+
+#define RINGO__MAX_CHUNKS 16384
+
+enum ringo__guard_mode {
+    RINGO__GUARD_MADVISE,               /* MADV_GUARD_INSTALL: no VMA per guard */
+    RINGO__GUARD_MPROTECT,              /* costs VMAs; limited by vm.max_map_count */
+    RINGO__GUARD_CANARY,                /* no guard page; canary checked at switches */
+};
+
+struct ringo__runtime {
+    unsigned nworkers;
+    ringo__worker_t *workers;
+    size_t stack_size;                  /* slot size, guard included */
+    size_t page_size;
+    unsigned ring_entries;
+    unsigned ring_flags;                /* the flags this kernel accepted */
+    bool send_msg_ring;                 /* IORING_REGISTER_SEND_MSG_RING works */
+    bool no_pin;
+
+    _Atomic int stopping RINGO__ALIGNED;
+    _Atomic unsigned nidle;             /* workers sleeping in their ring */
+    _Atomic unsigned nspinning;         /* workers looking for work */
+    _Atomic int external;               /* a plain thread touched the runtime:
+                                           deadlock detection is off */
+    _Atomic uint64_t rescue_seq;        /* odd while the monitor moves fibers */
+    _Atomic bool main_exited;           /* main called ringo_exit */
+    _Atomic uint64_t ext_spawned, ext_exited;
+    _Atomic uint64_t id_source;
+
+    /* Global run queue: a growable ring of pointers, so moving a batch in
+     * or out touches no fiber. global_lock protects all four fields;
+     * global_len is also read without it as a hint. */
+    pthread_mutex_t global_lock RINGO__ALIGNED;
+    ringo__fiber_t **global_q;
+    size_t global_head, global_cap;
+    _Atomic size_t global_len;
+
+    /* Stack pool; stack_lock protects everything below it in this group. */
+    pthread_mutex_t stack_lock RINGO__ALIGNED;
+    struct ringo__stack_chunk *chunks;  /* fixed array: a signal handler reads it */
+    _Atomic size_t nchunks;
+    char **warm;                        /* freed stacks whose pages stay resident */
+    size_t nwarm, warm_cap;
+    char **cold;                        /* freed stacks given back with MADV_DONTNEED */
+    size_t ncold, cold_cap;
+    enum ringo__guard_mode guard_mode;
+    size_t mprotect_budget;             /* guards mprotect may still install */
+    _Atomic int guard_warned;
+
+    /* The monitor thread. */
+    pthread_t monitor;
+    _Atomic uint32_t monitor_futex;
+    bool monitor_started;
+
+    void (*main_fn)(void *);
+    void *main_arg;
+    _Atomic int init_failed;
+    /* Start gate: workers wait here until all have their rings. */
+    pthread_mutex_t gate_lock;
+    pthread_cond_t gate_cond;
+    unsigned gate_arrived;
+    bool gate_open;
+};
+
+/* The runtime that is running, or NULL. Set before workers start and
+ * cleared after they all stopped. */
+extern ringo__runtime_t *ringo__rt;
+extern _Thread_local ringo__worker_t *ringo__tls_worker;
+extern _Thread_local bool ringo__tls_is_monitor;
+
+/* The calling thread's worker, NULL on other threads. Not cacheable across a
+ * fiber switch; see sched.c. */
+ringo__worker_t *ringo__self(void);
+
+/* ---- scheduler (sched.c) ----------------------------------------------------- */
+void ringo__runq_put(ringo__worker_t *w, ringo__fiber_t *f, bool next);
+void ringo__global_put(ringo__runtime_t *rt, ringo__fiber_t *const *fs, size_t n);
+void ringo__wakep(ringo__runtime_t *rt);
+void ringo__wake_all(ringo__runtime_t *rt);
+/* The worker's scheduler loop, on its own thread; returns when stopping. */
+void ringo__worker_loop(ringo__worker_t *w);
+/* For a fiber about to switch out: the next fiber from this worker's queues,
+ * or NULL to switch to the scheduler context. */
+ringo__fiber_t *ringo__sched_next_local(ringo__worker_t *w);
+/* Moves every runnable fiber of a hogged worker to the global queue. */
+unsigned ringo__runq_drain(ringo__worker_t *victim);
+uint64_t ringo__next_fiber_id(ringo__worker_t *w);
+
+/* ---- stacks (stack.c) ------------------------------------------------------- */
+int ringo__stacks_init(ringo__runtime_t *rt);
+void ringo__stacks_fini(ringo__runtime_t *rt);
+/* A slot's fiber header, with the usable stack below it; NULL: -ENOMEM. */
+ringo__fiber_t *ringo__stack_get(ringo__runtime_t *rt, ringo__worker_t *w);
+void ringo__stack_put(ringo__runtime_t *rt, ringo__worker_t *w, ringo__fiber_t *f);
+/* Gives the pages of surplus warm stacks back to the kernel; returns how
+ * many slots it trimmed. The monitor calls it. */
+size_t ringo__stacks_scavenge(ringo__runtime_t *rt);
+/* The fiber whose guard page holds addr, or NULL. Async-signal-safe. */
+ringo__fiber_t *ringo__stack_guard_owner(const void *addr);
+/* Calls fn for every slot that holds a live fiber. Lock-free, racy: dumps. */
+void ringo__fibers_foreach(void (*fn)(ringo__fiber_t *f, void *arg), void *arg);
+
+/* ---- fibers (fiber.c) -------------------------------------------------------- */
+void ringo__switch(ringo__worker_t *w, ringo__fiber_t *from, ringo__fiber_t *to, int action);
+void ringo__finish_switch(ringo__worker_t *w);
+int ringo__spawn_main(ringo__runtime_t *rt, void (*fn)(void *), void *arg);
+void ringo__ctx_switch(void **save_sp, void *load_sp);   /* core/arch/<cpu>.S */
+void ringo__ctx_start(void);
+
+/* ---- the ring (ring.c): the contract a backend fulfils ------------------------- */
+int ringo__ring_probe(ringo__runtime_t *rt);          /* picks flags; -errno if unusable */
+int ringo__ring_init(ringo__worker_t *w);             /* on the worker's own thread */
+void ringo__ring_fini(ringo__worker_t *w);
+/* Submits what is pending and waits for a completion or until timeout_ns
+ * (< 0: no timeout); then reaps. Owner only. */
+void ringo__ring_wait(ringo__worker_t *w, int64_t timeout_ns);
+/* Submits what is pending (if any) and reaps without blocking. Owner only. */
+void ringo__ring_poll(ringo__worker_t *w);
+/* Dispatches the completions that are ready. Any thread; the monitor uses it
+ * on a hogged worker. Returns how many. */
+unsigned ringo__ring_reap(ringo__worker_t *w);
+/* Wakes w out of its ring wait. Any thread. */
+void ringo__ring_wake(ringo__worker_t *w);
+/* An SQE on the calling worker's ring, submitted at its next poll or wait. */
+struct io_uring_sqe *ringo__ring_sqe(ringo__worker_t *w);
+
+/* ---- the monitor (monitor.c) -------------------------------------------------- */
+int ringo__monitor_start(ringo__runtime_t *rt);
+void ringo__monitor_stop(ringo__runtime_t *rt);
+void ringo__monitor_kick(ringo__runtime_t *rt);
+
+/* ---- panics and dumps (panic.c) -------------------------------------------- */
+_Noreturn void ringo__throw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ringo__signals_install(ringo__runtime_t *rt);
+void ringo__signals_restore(void);
+int ringo__altstack_init(ringo__worker_t *w);
+void ringo__altstack_fini(ringo__worker_t *w);
+void ringo__check_deadlock(ringo__runtime_t *rt);
+
+int64_t ringo__now(void);
+
+#endif

@@ -1,0 +1,249 @@
+/* core/panic.c - panics, fatal errors, fiber dumps and the crash signals.
+ *
+ * ringo_panic   a programmer error Go makes a panic: "ringo: panic: <msg>",
+ *               the fiber dump, abort().
+ * ringo__throw  corrupted or impossible runtime state, deadlock, stack
+ *               overflow: "ringo: fatal: <msg>", the dump, abort().
+ * Dumps walk the stack slots (every fiber lives at the top of its slot) and
+ * print each live fiber's id, state or wait reason, how long it has waited
+ * and where it was created. They take no lock and allocate nothing, so the
+ * SIGQUIT and SIGSEGV handlers can use them; a dump of a running program is
+ * a racy snapshot, as in Go.
+ *
+ * Signals: ringo_run installs, for its duration only,
+ *   SIGSEGV/SIGBUS on an alternate stack per worker: a fault in a stack's
+ *     guard page is reported as a stack overflow in that fiber; any other
+ *     fault goes to the handler that was there before (or the default);
+ *   SIGQUIT, only if its disposition was the default: dump and exit(2) as
+ *     Go does. A program's own SIGQUIT handler is left alone.
+ * Both are restored when ringo_run returns: no process-wide setting changes
+ * behind the user's back beyond the runtime's lifetime.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static void (*_Atomic panic_handler)(const char *msg);
+
+void ringo_set_panic_handler(void (*h)(const char *msg))
+{
+    atomic_store(&panic_handler, h);
+}
+
+static void write_all(int fd, const char *buf, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+static void fdprintf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fdprintf(int fd, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    write_all(fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+}
+
+struct dump_ctx {
+    int fd;
+    int64_t now;
+};
+
+static void dump_one(ringo__fiber_t *f, void *arg)
+{
+    struct dump_ctx *d = arg;
+    int s = atomic_load_explicit(&f->state, memory_order_acquire);
+    const char *what;
+    bool waiting = false;
+    switch (s) {
+    case RINGO__FIBER_RUNNABLE:
+    case RINGO__FIBER_WOKEN:
+        what = "runnable";
+        break;
+    case RINGO__FIBER_RUNNING:
+        what = "running";
+        break;
+    case RINGO__FIBER_PARKING:
+    case RINGO__FIBER_PARKED:
+        what = atomic_load_explicit(&f->wait_reason, memory_order_relaxed);
+        if (!what)
+            what = "waiting";
+        waiting = true;
+        break;
+    default:
+        return;
+    }
+    char since[48] = "";
+    if (waiting) {
+        int64_t t = atomic_load_explicit(&f->wait_since, memory_order_relaxed);
+        int64_t ms = t && d->now > t ? (d->now - t) / RINGO_MILLISECOND : 0;
+        if (ms >= 60000)
+            snprintf(since, sizeof(since), ", %lld minutes", (long long)(ms / 60000));
+        else
+            snprintf(since, sizeof(since), ", %lld ms", (long long)ms);
+    }
+    fdprintf(d->fd, "fiber %llu [%s%s]%s:\n", (unsigned long long)f->id, what, since,
+             (f->flags & RINGO__FIBER_MAIN) ? " (main)" : "");
+    if (f->flags & RINGO__FIBER_MAIN)
+        fdprintf(d->fd, "\tcreated by ringo_run\n\n");
+    else
+        fdprintf(d->fd, "\t%s\n\tcreated at %s:%d by fiber %llu\n\n",
+                 f->fn_name ? f->fn_name : "?", f->file ? f->file : "?", f->line,
+                 (unsigned long long)f->parent_id);
+}
+
+void ringo_fiber_dump(int fd)
+{
+    struct dump_ctx d = {.fd = fd, .now = ringo__now()};
+    ringo__fibers_foreach(dump_one, &d);
+}
+
+static _Noreturn void die(const char *kind, const char *msg)
+{
+    fdprintf(2, "ringo: %s: %s\n\n", kind, msg);
+    ringo_fiber_dump(2);
+    abort();
+}
+
+void ringo_panic(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    void (*h)(const char *) = atomic_load(&panic_handler);
+    if (h)
+        h(msg);
+    die("panic", msg);
+}
+
+void ringo__throw(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    die("fatal", msg);
+}
+
+/* ---- signals ------------------------------------------------------------------- */
+
+static struct sigaction old_segv, old_bus, old_quit;
+static bool quit_installed;
+
+static void chain(int sig, siginfo_t *si, void *uc, const struct sigaction *old)
+{
+    if (old->sa_flags & SA_SIGINFO) {
+        old->sa_sigaction(sig, si, uc);
+        return;
+    }
+    if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+        old->sa_handler(sig);
+        return;
+    }
+    /* Default action: restore it and return; the fault recurs and kills us
+     * the ordinary way (core dump included). */
+    sigaction(sig, old, NULL);
+}
+
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+    ringo__fiber_t *f = ringo__stack_guard_owner(si->si_addr);
+    if (f) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "stack overflow in fiber %llu (created at %s:%d by %s)",
+                 (unsigned long long)f->id, f->file ? f->file : "ringo_run", f->line,
+                 f->fn_name ? f->fn_name : "main");
+        die("fatal", msg);
+    }
+    chain(sig, si, uc, sig == SIGBUS ? &old_bus : &old_segv);
+}
+
+static void on_quit(int sig)
+{
+    (void)sig;
+    fdprintf(2, "SIGQUIT: quit\n\n");
+    ringo_fiber_dump(2);
+    _exit(2);
+}
+
+void ringo__signals_install(ringo__runtime_t *rt)
+{
+    (void)rt;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &old_segv);
+    sigaction(SIGBUS, &sa, &old_bus);
+
+    struct sigaction cur;
+    quit_installed = false;
+    if (sigaction(SIGQUIT, NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO) &&
+        cur.sa_handler == SIG_DFL) {
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_quit;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGQUIT, &sa, &old_quit);
+        quit_installed = true;
+    }
+}
+
+void ringo__signals_restore(void)
+{
+    sigaction(SIGSEGV, &old_segv, NULL);
+    sigaction(SIGBUS, &old_bus, NULL);
+    if (quit_installed)
+        sigaction(SIGQUIT, &old_quit, NULL);
+    quit_installed = false;
+}
+
+#define ALTSTACK_SIZE (64 * 1024)
+
+int ringo__altstack_init(ringo__worker_t *w)
+{
+    void *p = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    stack_t ss = {.ss_sp = p, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
+    if (sigaltstack(&ss, NULL) < 0) {
+        int err = -errno;
+        munmap(p, ALTSTACK_SIZE);
+        return err;
+    }
+    w->altstack = p;
+    return 0;
+}
+
+void ringo__altstack_fini(ringo__worker_t *w)
+{
+    if (!w->altstack)
+        return;
+    stack_t ss = {.ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE};
+    sigaltstack(&ss, NULL);
+    munmap(w->altstack, ALTSTACK_SIZE);
+    w->altstack = NULL;
+}

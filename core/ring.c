@@ -1,0 +1,308 @@
+/* core/ring.c - the per-worker io_uring: creation, waiting, reaping, wake-ups.
+ *
+ * This file is the io_uring backend behind the small contract in internal.h
+ * (ringo__ring_*): probe, init/fini on the worker's thread, wait with a
+ * timeout, poll, reap from any thread, wake from any thread, get an SQE. An
+ * epoll backend can implement the same contract.
+ *
+ * Rings are created with SINGLE_ISSUER | COOP_TASKRUN | TASKRUN_FLAG |
+ * SUBMIT_ALL and a CQ four times the SQ; on EINVAL (older kernels) flags are
+ * dropped one at a time. Not DEFER_TASKRUN: with it no completion becomes
+ * visible while a fiber hogs the worker, and the monitor could not rescue
+ * anybody waiting on it.
+ *
+ * Who touches what:
+ *   SQ: the owning worker only (SINGLE_ISSUER). Everything that needs an SQE
+ *       on another worker's ring goes through that worker (see DESIGN.md).
+ *   CQ: whoever holds w->cq_lock: the owner, or the monitor rescuing a
+ *       hogged worker. CQEs are copied out under the lock and dispatched
+ *       after it is released, so a completion may ready fibers freely.
+ *
+ * Wake-ups (ringo__ring_wake): a worker sends IORING_OP_MSG_RING from its own
+ * ring to the target's (the target sees a CQE with user_data RINGO__UD_WAKE).
+ * A thread without a ring (the monitor, a plain pthread) uses the ring-less
+ * IORING_REGISTER_SEND_MSG_RING (Linux 6.13) or, where that is missing, writes
+ * the target's eventfd, on which every ring keeps a multishot poll.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define REAP_BATCH 64
+
+static const unsigned wanted_flags[] = {
+    /* dropped in this order when the kernel says EINVAL */
+    IORING_SETUP_SUBMIT_ALL,
+    IORING_SETUP_TASKRUN_FLAG,
+    IORING_SETUP_COOP_TASKRUN,
+    IORING_SETUP_SINGLE_ISSUER,
+};
+
+static int create_ring(struct io_uring *ring, unsigned entries, unsigned flags)
+{
+    struct io_uring_params p;
+    memset(&p, 0, sizeof(p));
+    p.flags = flags | IORING_SETUP_CQSIZE;
+    p.cq_entries = entries * 4;
+    return io_uring_queue_init_params(entries, ring, &p);
+}
+
+static void explain_unavailable(int err)
+{
+    const char *why;
+    switch (err) {
+    case -ENOSYS:
+        why = "the kernel has no io_uring (CONFIG_IO_URING is off, or it predates Linux 5.1); "
+              "ringo needs a kernel with io_uring";
+        break;
+    case -EPERM:
+        why = "io_uring_setup is forbidden: a seccomp filter (Docker's default profile) or "
+              "sysctl kernel.io_uring_disabled blocks it; allow io_uring (docker run "
+              "--security-opt seccomp=unconfined, or sysctl -w kernel.io_uring_disabled=0)";
+        break;
+    case -ENOMEM:
+        why = "not enough locked memory for the ring; raise RLIMIT_MEMLOCK (ulimit -l)";
+        break;
+    case -EMFILE:
+    case -ENFILE:
+        why = "out of file descriptors";
+        break;
+    default:
+        why = "the kernel refused to create a ring";
+        break;
+    }
+    fprintf(stderr, "ringo: io_uring is unavailable (io_uring_setup: %s): %s\n",
+            strerror(-err), why);
+}
+
+static int send_msg_ring_registered(int target_fd, uint64_t user_data)
+{
+    struct io_uring_sqe sqe;
+    memset(&sqe, 0, sizeof(sqe));
+    sqe.opcode = IORING_OP_MSG_RING;
+    sqe.fd = target_fd;
+    sqe.off = user_data;            /* the target's CQE user_data */
+    int ret = (int)syscall(__NR_io_uring_register, -1, IORING_REGISTER_SEND_MSG_RING, &sqe, 1);
+    return ret < 0 ? -errno : ret;
+}
+
+int ringo__ring_probe(ringo__runtime_t *rt)
+{
+    unsigned flags = 0;
+    for (size_t i = 0; i < sizeof(wanted_flags) / sizeof(wanted_flags[0]); i++)
+        flags |= wanted_flags[i];
+
+    struct io_uring ring;
+    int ret;
+    size_t drop = 0;
+    while ((ret = create_ring(&ring, rt->ring_entries, flags)) == -EINVAL &&
+           drop < sizeof(wanted_flags) / sizeof(wanted_flags[0]))
+        flags &= ~wanted_flags[drop++];
+    if (ret < 0) {
+        explain_unavailable(ret);
+        return ret;
+    }
+    rt->ring_flags = flags;
+
+    /* Can threads without a ring post into one? (Linux 6.13) */
+    const char *wake = getenv("RINGO_WAKE");
+    rt->send_msg_ring = !(wake && strcmp(wake, "eventfd") == 0) &&
+                        send_msg_ring_registered(ring.ring_fd, RINGO__UD_WAKE) >= 0;
+    io_uring_queue_exit(&ring);
+    return 0;
+}
+
+static void arm_eventfd(ringo__worker_t *w)
+{
+    struct io_uring_sqe *sqe = ringo__ring_sqe(w);
+    io_uring_prep_poll_multishot(sqe, w->wake_efd, POLLIN);
+    io_uring_sqe_set_data64(sqe, RINGO__UD_EVENTFD);
+}
+
+int ringo__ring_init(ringo__worker_t *w)
+{
+    ringo__runtime_t *rt = ringo__rt;
+    int ret = create_ring(&w->ring, rt->ring_entries, rt->ring_flags);
+    if (ret < 0)
+        return ret;
+    w->ring_ready = true;
+    w->ring_fd = w->ring.ring_fd;
+    w->wake_efd = -1;
+    if (!rt->send_msg_ring) {
+        w->wake_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (w->wake_efd < 0) {
+            ret = -errno;
+            io_uring_queue_exit(&w->ring);
+            w->ring_ready = false;
+            return ret;
+        }
+        arm_eventfd(w);
+        io_uring_submit(&w->ring);
+        w->sq_pending = 0;
+    }
+    return 0;
+}
+
+void ringo__ring_fini(ringo__worker_t *w)
+{
+    if (w->ring_ready)
+        io_uring_queue_exit(&w->ring);
+    w->ring_ready = false;
+    if (w->wake_efd >= 0)
+        close(w->wake_efd);
+    w->wake_efd = -1;
+}
+
+struct io_uring_sqe *ringo__ring_sqe(ringo__worker_t *w)
+{
+    struct io_uring_sqe *sqe;
+    while (!(sqe = io_uring_get_sqe(&w->ring))) {
+        /* SQ full: push what is queued to the kernel and try again. */
+        RINGO__STAT_INC(w, submits);
+        io_uring_submit(&w->ring);
+        w->sq_pending = 0;
+    }
+    w->sq_pending++;
+    return sqe;
+}
+
+struct cqe_copy {
+    uint64_t user_data;
+    int32_t res;
+    uint32_t flags;
+};
+
+static void dispatch(ringo__worker_t *w, const struct cqe_copy *c)
+{
+    switch (c->user_data) {
+    case RINGO__UD_IGNORE:
+        return;
+    case RINGO__UD_WAKE:
+        /* The wake-up has landed: the next one must be sent again. */
+        atomic_store(&w->wake_pending, 0);
+        atomic_fetch_add_explicit(&w->stats.wakes_received, 1, memory_order_relaxed);
+        return;
+    case RINGO__UD_EVENTFD: {
+        uint64_t v;
+        atomic_store(&w->wake_pending, 0);
+        if (read(w->wake_efd, &v, sizeof(v)) > 0)
+            atomic_fetch_add_explicit(&w->stats.wakes_received, 1, memory_order_relaxed);
+        if (!(c->flags & IORING_CQE_F_MORE))
+            atomic_store(&w->efd_rearm, 1);   /* the owner re-arms: only it submits */
+        return;
+    }
+    default: {
+        ringo__op_t *op = (ringo__op_t *)(uintptr_t)c->user_data;
+        atomic_fetch_sub(&w->inflight, 1);
+        op->complete(op, c->res, c->flags);
+        return;
+    }
+    }
+}
+
+unsigned ringo__ring_reap(ringo__worker_t *w)
+{
+    unsigned total = 0;
+    for (;;) {
+        struct cqe_copy batch[REAP_BATCH];
+        unsigned n = 0, head;
+        struct io_uring_cqe *cqe;
+        if (!ringo__spin_trylock(&w->cq_lock))
+            return total;       /* someone else is reaping it right now */
+        io_uring_for_each_cqe(&w->ring, head, cqe) {
+            batch[n].user_data = cqe->user_data;
+            batch[n].res = cqe->res;
+            batch[n].flags = cqe->flags;
+            if (++n == REAP_BATCH)
+                break;
+        }
+        io_uring_cq_advance(&w->ring, n);
+        ringo__spin_unlock(&w->cq_lock);
+        if (!n)
+            return total;
+        atomic_fetch_add_explicit(&w->stats.completions, n, memory_order_relaxed);
+        for (unsigned i = 0; i < n; i++)
+            dispatch(w, &batch[i]);
+        total += n;
+        if (n < REAP_BATCH)
+            return total;
+    }
+}
+
+static void owner_maintenance(ringo__worker_t *w)
+{
+    if (w->wake_efd >= 0 && atomic_exchange(&w->efd_rearm, 0))
+        arm_eventfd(w);
+}
+
+void ringo__ring_poll(ringo__worker_t *w)
+{
+    owner_maintenance(w);
+    /* Submit what fibers queued, and let the kernel run deferred task work
+     * when it says some is waiting (COOP_TASKRUN sets IORING_SQ_TASKRUN). */
+    bool taskrun = (ringo__rt->ring_flags & IORING_SETUP_TASKRUN_FLAG) &&
+                   (IO_URING_READ_ONCE(*w->ring.sq.kflags) & IORING_SQ_TASKRUN);
+    if (w->sq_pending || io_uring_cq_has_overflow(&w->ring)) {
+        RINGO__STAT_INC(w, submits);
+        io_uring_submit(&w->ring);
+        w->sq_pending = 0;
+    } else if (taskrun) {
+        RINGO__STAT_INC(w, submits);
+        io_uring_get_events(&w->ring);
+    }
+    if (io_uring_cq_ready(&w->ring))
+        ringo__ring_reap(w);
+}
+
+void ringo__ring_wait(ringo__worker_t *w, int64_t timeout_ns)
+{
+    owner_maintenance(w);
+    struct __kernel_timespec ts, *tsp = NULL;
+    if (timeout_ns >= 0) {
+        ts.tv_sec = timeout_ns / RINGO_SECOND;
+        ts.tv_nsec = timeout_ns % RINGO_SECOND;
+        tsp = &ts;
+    }
+    struct io_uring_cqe *cqe;
+    RINGO__STAT_INC(w, submits);
+    w->sq_pending = 0;
+    /* One io_uring_enter: submits what is queued and waits. -ETIME and
+     * -EINTR are ordinary outcomes here. */
+    (void)io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, tsp, NULL);
+    ringo__ring_reap(w);
+}
+
+void ringo__ring_wake(ringo__worker_t *target)
+{
+    ringo__runtime_t *rt = ringo__rt;
+    ringo__worker_t *self = ringo__self();
+    if (self) {
+        if (self == target) {
+            atomic_store(&target->wake_pending, 0);   /* awake by definition */
+            return;
+        }
+        struct io_uring_sqe *sqe = ringo__ring_sqe(self);
+        io_uring_prep_msg_ring(sqe, target->ring_fd, 0, RINGO__UD_WAKE, 0);
+        sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+        io_uring_sqe_set_data64(sqe, RINGO__UD_IGNORE);
+        RINGO__STAT_INC(self, submits);
+        RINGO__STAT_INC(self, wakes_sent);
+        io_uring_submit(&self->ring);
+        self->sq_pending = 0;
+        return;
+    }
+    if (rt->send_msg_ring) {
+        if (send_msg_ring_registered(target->ring_fd, RINGO__UD_WAKE) >= 0)
+            return;
+    }
+    uint64_t one = 1;
+    if (target->wake_efd < 0 || write(target->wake_efd, &one, sizeof(one)) != sizeof(one))
+        atomic_store(&target->wake_pending, 0);   /* nothing is on its way */
+}

@@ -1,0 +1,475 @@
+/* core/sched.c - the scheduler: run queues, work stealing, idling in the ring.
+ *
+ * Each worker owns a 256-slot run queue plus a runnext slot (Go's P). The
+ * owner pushes at the tail; the owner and thieves pop at the head with a
+ * CAS, so stealing takes no lock. A readied or new fiber goes to runnext of
+ * the worker that readied it and runs next there (Go's rule: it inherits the
+ * waker's cache and time slice); the fiber it displaces goes to the queue.
+ * A full queue spills half to the global queue, which has one mutex and is
+ * visited by the owner every 61 scheduling rounds so nothing starves.
+ *
+ * Finding work (find_runnable, on the scheduler context g0):
+ *   1. timers due and ring completions of this worker (no syscall);
+ *   2. runnext / local queue / global queue;
+ *   3. spin briefly stealing half of a random victim's queue (runnext last);
+ *   4. sleep in io_uring_submit_and_wait_timeout on its own ring, the timeout
+ *      being its nearest timer. This is the only place a worker sleeps.
+ *
+ * Wake-ups without lost work: a worker publishes `sleeping` and counts
+ * itself in rt->nidle (seq_cst), then re-checks every queue; a waker
+ * publishes work, then (after a full fence) reads nspinning and nidle
+ * (ringo__wakep). One of the two always sees the other. A spinning worker
+ * finding work wakes another if it was the last spinner, so bursts fan out.
+ * wake_pending (set by the waker, cleared when the wake-up CQE is reaped)
+ * keeps a sleeper from being sent two MSG_RINGs.
+ *
+ * Lock rules: only rt->global_lock (the global queue list). Run queues are
+ * lock-free; runnext is an atomic pointer any consumer may CAS away.
+ */
+#include "internal.h"
+#include "sanitizer.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SPIN_NS (20 * RINGO_MICROSECOND)
+#define RUNNEXT_STREAK_MAX 64
+
+_Thread_local ringo__worker_t *ringo__tls_worker __attribute__((tls_model("initial-exec")));
+_Thread_local bool ringo__tls_is_monitor __attribute__((tls_model("initial-exec")));
+
+/* Reading the current worker through a call the optimiser cannot see into
+ * keeps it from reusing a thread-local address computed before a fiber
+ * switch (after which the fiber may be on another thread). */
+#if defined(__clang__)
+__attribute__((noinline))
+#else
+__attribute__((noinline, noipa))
+#endif
+ringo__worker_t *ringo__self(void)
+{
+    return ringo__tls_worker;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+static inline uint32_t fastrand(ringo__worker_t *w)
+{
+    /* xorshift64*: per worker, no shared state. */
+    uint64_t x = w->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    w->rng = x;
+    return (uint32_t)((x * 0x2545F4914F6CDD1Dull) >> 32);
+}
+
+uint64_t ringo__next_fiber_id(ringo__worker_t *w)
+{
+    if (w->id_next == w->id_end) {
+        /* Ids come in batches so spawning touches no shared counter. */
+        w->id_next = atomic_fetch_add(&ringo__rt->id_source, 16);
+        w->id_end = w->id_next + 16;
+    }
+    return w->id_next++;
+}
+
+/* ---- the global queue ------------------------------------------------------- */
+
+static bool global_grow(ringo__runtime_t *rt, size_t need)
+{
+    size_t cap = rt->global_cap ? rt->global_cap : 1024;
+    while (cap < need)
+        cap *= 2;
+    if (cap == rt->global_cap)
+        return true;
+    ringo__fiber_t **q = malloc(cap * sizeof(*q));
+    if (!q)
+        return false;
+    size_t len = atomic_load_explicit(&rt->global_len, memory_order_relaxed);
+    for (size_t i = 0; i < len; i++)
+        q[i] = rt->global_q[(rt->global_head + i) % rt->global_cap];
+    free(rt->global_q);
+    rt->global_q = q;
+    rt->global_head = 0;
+    rt->global_cap = cap;
+    return true;
+}
+
+void ringo__global_put(ringo__runtime_t *rt, ringo__fiber_t *const *fs, size_t n)
+{
+    pthread_mutex_lock(&rt->global_lock);
+    size_t len = atomic_load_explicit(&rt->global_len, memory_order_relaxed);
+    if (len + n > rt->global_cap && !global_grow(rt, len + n)) {
+        pthread_mutex_unlock(&rt->global_lock);
+        ringo__throw("out of memory growing the global run queue");
+    }
+    for (size_t i = 0; i < n; i++)
+        rt->global_q[(rt->global_head + len + i) % rt->global_cap] = fs[i];
+    atomic_store_explicit(&rt->global_len, len + n, memory_order_release);
+    pthread_mutex_unlock(&rt->global_lock);
+}
+
+/* Takes a fair share of the global queue: one to run, the rest to w's queue. */
+static ringo__fiber_t *global_get(ringo__runtime_t *rt, ringo__worker_t *w)
+{
+    if (!atomic_load_explicit(&rt->global_len, memory_order_relaxed))
+        return NULL;
+    ringo__fiber_t *batch[RINGO__RUNQ_SIZE / 2];
+    pthread_mutex_lock(&rt->global_lock);
+    size_t len = atomic_load_explicit(&rt->global_len, memory_order_relaxed);
+    size_t n = len / rt->nworkers + 1;
+    if (n > len)
+        n = len;
+    if (n > RINGO__RUNQ_SIZE / 2)
+        n = RINGO__RUNQ_SIZE / 2;
+    for (size_t i = 0; i < n; i++)
+        batch[i] = rt->global_q[(rt->global_head + i) % rt->global_cap];
+    if (n) {
+        rt->global_head = (rt->global_head + n) % rt->global_cap;
+        atomic_store_explicit(&rt->global_len, len - n, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&rt->global_lock);
+    if (!n)
+        return NULL;
+    for (size_t i = 1; i < n; i++)
+        ringo__runq_put(w, batch[i], false);
+    return batch[0];
+}
+
+/* ---- the local run queue ------------------------------------------------------ */
+
+static inline uint32_t runq_len(struct ringo__runq *q)
+{
+    return atomic_load_explicit(&q->tail, memory_order_acquire) -
+           atomic_load_explicit(&q->head, memory_order_acquire);
+}
+
+static inline bool runq_empty(struct ringo__runq *q)
+{
+    return runq_len(q) == 0 && !atomic_load_explicit(&q->runnext, memory_order_acquire);
+}
+
+/* Moves half the full queue plus f to the global queue. False if a thief
+ * got there first (the queue is no longer full: retry the fast path). */
+static bool runq_put_slow(ringo__runtime_t *rt, struct ringo__runq *q, ringo__fiber_t *f,
+                          uint32_t h, uint32_t t)
+{
+    enum { HALF = RINGO__RUNQ_SIZE / 2 };
+    ringo__fiber_t *batch[HALF + 1];
+    uint32_t n = (t - h) / 2;
+    if (n != HALF)
+        return false;
+    for (uint32_t i = 0; i < n; i++)
+        batch[i] = atomic_load_explicit(&q->slots[(h + i) % RINGO__RUNQ_SIZE], memory_order_relaxed);
+    if (!atomic_compare_exchange_strong_explicit(&q->head, &h, h + n,
+                                                 memory_order_acq_rel, memory_order_relaxed))
+        return false;
+    batch[n] = f;
+    ringo__global_put(rt, batch, n + 1);
+    return true;
+}
+
+void ringo__runq_put(ringo__worker_t *w, ringo__fiber_t *f, bool next)
+{
+    struct ringo__runq *q = &w->rq;
+    if (next) {
+        f = atomic_exchange_explicit(&q->runnext, f, memory_order_acq_rel);
+        if (!f)
+            return;
+        /* The displaced fiber goes to the tail. */
+    }
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+        if (t - h < RINGO__RUNQ_SIZE) {
+            atomic_store_explicit(&q->slots[t % RINGO__RUNQ_SIZE], f, memory_order_relaxed);
+            atomic_store_explicit(&q->tail, t + 1, memory_order_release);
+            return;
+        }
+        if (runq_put_slow(ringo__rt, q, f, h, t))
+            return;
+    }
+}
+
+static ringo__fiber_t *runq_pop_queue(struct ringo__runq *q)
+{
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+        if (t == h)
+            return NULL;
+        ringo__fiber_t *f = atomic_load_explicit(&q->slots[h % RINGO__RUNQ_SIZE], memory_order_relaxed);
+        if (atomic_compare_exchange_weak_explicit(&q->head, &h, h + 1,
+                                                  memory_order_acq_rel, memory_order_relaxed))
+            return f;
+    }
+}
+
+/* Owner's pop: runnext first, except that a long streak of runnext hand-offs
+ * (two fibers ping-ponging) yields to the queue so it cannot starve. */
+static ringo__fiber_t *runq_get(ringo__worker_t *w)
+{
+    struct ringo__runq *q = &w->rq;
+    ringo__fiber_t *f;
+    if (w->runnext_streak < RUNNEXT_STREAK_MAX) {
+        f = atomic_load_explicit(&q->runnext, memory_order_relaxed);
+        if (f && atomic_compare_exchange_strong_explicit(&q->runnext, &f, NULL,
+                                                         memory_order_acq_rel, memory_order_relaxed)) {
+            w->runnext_streak++;
+            return f;
+        }
+    }
+    w->runnext_streak = 0;
+    f = runq_pop_queue(q);
+    if (f)
+        return f;
+    f = atomic_load_explicit(&q->runnext, memory_order_relaxed);
+    if (f && atomic_compare_exchange_strong_explicit(&q->runnext, &f, NULL,
+                                                     memory_order_acq_rel, memory_order_relaxed))
+        return f;
+    return NULL;
+}
+
+/* Grabs half of victim's queue into batch (Go's runqgrab). With
+ * take_runnext, an otherwise empty victim gives up its runnext. */
+static uint32_t runq_grab(struct ringo__runq *q, ringo__fiber_t **batch, bool take_runnext)
+{
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&q->tail, memory_order_acquire);
+        uint32_t n = t - h;
+        n = n - n / 2;
+        if (n == 0) {
+            if (take_runnext) {
+                ringo__fiber_t *f = atomic_load_explicit(&q->runnext, memory_order_acquire);
+                if (f && atomic_compare_exchange_strong_explicit(&q->runnext, &f, NULL,
+                                                                 memory_order_acq_rel,
+                                                                 memory_order_relaxed)) {
+                    batch[0] = f;
+                    return 1;
+                }
+            }
+            return 0;
+        }
+        if (n > RINGO__RUNQ_SIZE / 2)
+            continue;       /* read head and tail at different times */
+        for (uint32_t i = 0; i < n; i++)
+            batch[i] = atomic_load_explicit(&q->slots[(h + i) % RINGO__RUNQ_SIZE], memory_order_relaxed);
+        if (atomic_compare_exchange_strong_explicit(&q->head, &h, h + n,
+                                                    memory_order_acq_rel, memory_order_relaxed))
+            return n;
+    }
+}
+
+static ringo__fiber_t *steal_from(ringo__worker_t *w, ringo__worker_t *victim, bool take_runnext)
+{
+    ringo__fiber_t *batch[RINGO__RUNQ_SIZE / 2];
+    uint32_t n = runq_grab(&victim->rq, batch, take_runnext);
+    if (!n)
+        return NULL;
+    for (uint32_t i = 0; i + 1 < n; i++)
+        ringo__runq_put(w, batch[i], false);
+    atomic_store_explicit(&w->stats.steals,
+        atomic_load_explicit(&w->stats.steals, memory_order_relaxed) + n, memory_order_relaxed);
+    return batch[n - 1];
+}
+
+unsigned ringo__runq_drain(ringo__worker_t *victim)
+{
+    ringo__fiber_t *batch[RINGO__RUNQ_SIZE / 2];
+    unsigned total = 0;
+    uint32_t n;
+    while ((n = runq_grab(&victim->rq, batch, true)) > 0) {
+        ringo__global_put(ringo__rt, batch, n);
+        total += n;
+    }
+    return total;
+}
+
+/* ---- waking idle workers ------------------------------------------------------ */
+
+static bool wake_one(ringo__runtime_t *rt, unsigned start)
+{
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        ringo__worker_t *v = &rt->workers[(start + i) % rt->nworkers];
+        if (atomic_load(&v->sleeping) && !atomic_load(&v->wake_pending) &&
+            !atomic_exchange(&v->wake_pending, 1)) {
+            ringo__ring_wake(v);
+            return true;
+        }
+    }
+    return false;
+}
+
+void ringo__wakep(ringo__runtime_t *rt)
+{
+    /* Pairs with the fence-free seq_cst updates in go_idle(): our caller
+     * published work before this fence. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&rt->nspinning, memory_order_relaxed) != 0)
+        return;     /* a spinner will find the work */
+    if (atomic_load_explicit(&rt->nidle, memory_order_relaxed) == 0)
+        return;
+    ringo__worker_t *w = ringo__self();
+    wake_one(rt, w ? fastrand(w) : 0);
+}
+
+void ringo__wake_all(ringo__runtime_t *rt)
+{
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        ringo__worker_t *v = &rt->workers[i];
+        if (!atomic_exchange(&v->wake_pending, 1))
+            ringo__ring_wake(v);
+    }
+}
+
+/* ---- finding work --------------------------------------------------------------- */
+
+/* What a fiber switches to when it blocks or yields: a fiber from this
+ * worker's queues, or NULL to go through the scheduler, which it must do
+ * every 61 rounds to poll timers, the ring and the global queue. */
+ringo__fiber_t *ringo__sched_next_local(ringo__worker_t *w)
+{
+    if (RINGO__UNLIKELY(atomic_load_explicit(&ringo__rt->stopping, memory_order_relaxed)))
+        return NULL;
+    if (++w->schedtick % 61 == 0)
+        return NULL;
+    return runq_get(w);
+}
+
+static void poll_local(ringo__worker_t *w)
+{
+    int64_t now = ringo__now();
+    w->now_cached = now;
+    if (atomic_load_explicit(&w->timer_next, memory_order_relaxed) <= now)
+        ringo__timers_run(w, now);
+    ringo__ring_poll(w);
+}
+
+static bool any_work(ringo__runtime_t *rt)
+{
+    if (atomic_load(&rt->global_len))
+        return true;
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        if (!runq_empty(&rt->workers[i].rq))
+            return true;
+    return false;
+}
+
+static ringo__fiber_t *spin_steal(ringo__runtime_t *rt, ringo__worker_t *w)
+{
+    if (rt->nworkers == 1)
+        return NULL;
+    /* Like Go, keep at most half of the busy workers spinning. */
+    unsigned busy = rt->nworkers - atomic_load(&rt->nidle);
+    if (2 * atomic_load(&rt->nspinning) >= busy)
+        return NULL;
+    atomic_fetch_add(&rt->nspinning, 1);
+    int64_t deadline = 0;
+    ringo__fiber_t *f = NULL;
+    for (unsigned round = 0;; round++) {
+        unsigned start = fastrand(w);
+        bool last = deadline && (round & 15) == 15 && ringo__now() >= deadline;
+        for (unsigned i = 0; i < rt->nworkers && !f; i++) {
+            ringo__worker_t *v = &rt->workers[(start + i) % rt->nworkers];
+            if (v != w)
+                f = steal_from(w, v, round >= 4);
+        }
+        if (!f)
+            f = global_get(rt, w);
+        if (f || atomic_load_explicit(&rt->stopping, memory_order_relaxed) || last)
+            break;
+        if (!deadline)
+            deadline = ringo__now() + SPIN_NS;
+        for (int k = 0; k < 32; k++)
+            cpu_relax();
+    }
+    /* The last spinner to find work wakes another, so a burst fans out. */
+    if (atomic_fetch_sub(&rt->nspinning, 1) == 1 && f)
+        ringo__wakep(rt);
+    return f;
+}
+
+void ringo__check_deadlock(ringo__runtime_t *rt)
+{
+    if (atomic_load(&rt->external) || atomic_load(&rt->stopping))
+        return;
+    uint64_t seq = atomic_load(&rt->rescue_seq);
+    if ((seq & 1) || atomic_load(&rt->nidle) != rt->nworkers || any_work(rt))
+        return;
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        ringo__worker_t *v = &rt->workers[i];
+        if (atomic_load(&v->ntimers) || atomic_load(&v->inflight))
+            return;
+    }
+    if (atomic_load(&rt->rescue_seq) != seq || atomic_load(&rt->nidle) != rt->nworkers)
+        return;
+    if (ringo_num_fibers() == 0 && atomic_load(&rt->main_exited))
+        ringo__throw("no fibers (main called ringo_exit) - deadlock!");
+    ringo__throw("all fibers are asleep - deadlock!");
+}
+
+/* Sleeps in the ring until a completion, a wake-up or the nearest timer. */
+static void go_idle(ringo__runtime_t *rt, ringo__worker_t *w)
+{
+    atomic_store(&w->sleeping, 1);
+    atomic_fetch_add(&rt->nidle, 1);
+    if (any_work(rt) || atomic_load(&rt->stopping)) {
+        atomic_fetch_sub(&rt->nidle, 1);
+        atomic_store(&w->sleeping, 0);
+        return;
+    }
+    int64_t next = atomic_load(&w->timer_next);
+    if (next == INT64_MAX && atomic_load(&w->inflight) == 0)
+        ringo__check_deadlock(rt);
+    int64_t timeout = -1;
+    if (next != INT64_MAX) {
+        int64_t now = ringo__now();
+        timeout = next > now ? next - now : 0;
+    }
+    RINGO__STAT_INC(w, sleeps);
+    ringo__ring_wait(w, timeout);
+    atomic_fetch_sub(&rt->nidle, 1);
+    atomic_store(&w->sleeping, 0);
+}
+
+static ringo__fiber_t *find_runnable(ringo__runtime_t *rt, ringo__worker_t *w)
+{
+    for (;;) {
+        if (atomic_load_explicit(&rt->stopping, memory_order_relaxed))
+            return NULL;
+        poll_local(w);
+        ringo__fiber_t *f = NULL;
+        if (w->schedtick % 61 == 0)
+            f = global_get(rt, w);
+        if (!f)
+            f = runq_get(w);
+        if (!f)
+            f = global_get(rt, w);
+        if (!f)
+            f = spin_steal(rt, w);
+        if (f)
+            return f;
+        go_idle(rt, w);
+    }
+}
+
+void ringo__worker_loop(ringo__worker_t *w)
+{
+    ringo__runtime_t *rt = ringo__rt;
+    w->rng = 0x9E3779B97F4A7C15ull * (w->index + 1);
+    ringo__fiber_t *f;
+    while ((f = find_runnable(rt, w)) != NULL) {
+        w->schedtick++;
+        ringo__switch(w, NULL, f, RINGO__POST_NONE);
+    }
+}

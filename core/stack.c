@@ -1,0 +1,339 @@
+/* core/stack.c - fiber stacks: reservation, guard pages and the pool.
+ *
+ * Stacks are fixed-size slots carved in order from large MAP_NORESERVE
+ * chunks (about 64 MiB each), so the kernel commits a stack's pages only as
+ * the fiber touches them. Each slot is, lowest address first:
+ *     [guard page][usable stack ... ][struct ringo__fiber]
+ * The fiber record sits at the top of its own stack: spawning allocates
+ * nothing but a slot, and a dump finds every fiber by walking the slots.
+ *
+ * Guards, chosen once per runtime (RINGO_STACK_GUARD=madvise|mprotect|canary
+ * forces one, for tests):
+ *   madvise   MADV_GUARD_INSTALL (Linux >= 6.13) adds no VMA, so a million
+ *             guarded stacks fit under vm.max_map_count;
+ *   mprotect  each guard splits the chunk's VMA, so it is used only while a
+ *             budget derived from vm.max_map_count lasts;
+ *   canary    then no guard: a magic word at the bottom of the stack is
+ *             checked whenever the fiber switches out. One warning says so.
+ * A chunk remembers from which slot on it is unguarded (modes only ever
+ * degrade, and slots are carved in order).
+ *
+ * The pool: each worker keeps up to RINGO__STACK_CACHE free slots, touched
+ * by its own thread only; past that, half move to the global warm list in
+ * one trip. Warm slots keep their pages. The monitor calls
+ * ringo__stacks_scavenge() periodically (Go's scavenger): warm slots beyond
+ * WARM_MAX, oldest first, are given back with MADV_DONTNEED - merged into
+ * one call per run of adjacent slots; guard pages survive it - and kept as
+ * cold slots. So a burst of a million fibers does not pin its memory once it
+ * is over, and the spawn path never makes that syscall.
+ *
+ * Locking: rt->stack_lock protects the chunk table's growth and the warm and
+ * cold lists. A chunk's base and nslots never change once published (nchunks
+ * is stored with release), which lets the SIGSEGV handler and dumps read the
+ * table without the lock.
+ */
+#include "internal.h"
+#include "sanitizer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define CHUNK_BYTES (64u << 20)
+#define WARM_MAX 1024
+#define TRANSFER (RINGO__STACK_CACHE / 2)
+#define SCAVENGE_MAX 65536        /* slots trimmed per call, to bound the pause */
+
+/* Slots at or past this index of a chunk have no guard page. */
+static size_t unguarded_from[RINGO__MAX_CHUNKS];
+
+static inline ringo__fiber_t *slot_fiber(const ringo__runtime_t *rt, char *slot)
+{
+    uintptr_t top = (uintptr_t)slot + rt->stack_size - sizeof(ringo__fiber_t);
+    return (ringo__fiber_t *)(top & ~(uintptr_t)(RINGO__CACHELINE - 1));
+}
+
+static inline char *fiber_slot(const ringo__runtime_t *rt, const ringo__fiber_t *f)
+{
+    return f->stack_lo - rt->page_size;
+}
+
+static long read_max_map_count(void)
+{
+    FILE *fp = fopen("/proc/sys/vm/max_map_count", "re");
+    long v = 65530;
+    if (fp) {
+        if (fscanf(fp, "%ld", &v) != 1)
+            v = 65530;
+        fclose(fp);
+    }
+    return v;
+}
+
+static bool probe_madvise_guard(size_t page)
+{
+    char *p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return false;
+    bool ok = madvise(p, page, MADV_GUARD_INSTALL) == 0;
+    munmap(p, 2 * page);
+    return ok;
+}
+
+int ringo__stacks_init(ringo__runtime_t *rt)
+{
+    rt->chunks = calloc(RINGO__MAX_CHUNKS, sizeof(*rt->chunks));
+    if (!rt->chunks)
+        return -ENOMEM;
+    atomic_store(&rt->nchunks, 0);
+
+    long max_maps = read_max_map_count();
+    /* Each mprotect guard in the middle of a mapping costs two VMAs; leave
+     * plenty for the program's own mappings. */
+    rt->mprotect_budget = max_maps > 16384 ? (size_t)(max_maps - 16384) / 2 : 0;
+
+    const char *force = getenv("RINGO_STACK_GUARD");
+    if (force && strcmp(force, "mprotect") == 0)
+        rt->guard_mode = RINGO__GUARD_MPROTECT;
+    else if (force && strcmp(force, "canary") == 0)
+        rt->guard_mode = RINGO__GUARD_CANARY;
+    else if (probe_madvise_guard(rt->page_size))
+        rt->guard_mode = RINGO__GUARD_MADVISE;
+    else
+        rt->guard_mode = RINGO__GUARD_MPROTECT;
+    return 0;
+}
+
+void ringo__stacks_fini(ringo__runtime_t *rt)
+{
+    size_t n = atomic_load(&rt->nchunks);
+    for (size_t i = 0; i < n; i++)
+        munmap(rt->chunks[i].base, rt->chunks[i].nslots * rt->stack_size);
+    free(rt->chunks);
+    free(rt->warm);
+    free(rt->cold);
+    rt->chunks = NULL;
+    rt->warm = rt->cold = NULL;
+    rt->nwarm = rt->ncold = rt->warm_cap = rt->cold_cap = 0;
+}
+
+static void warn_unguarded(ringo__runtime_t *rt)
+{
+    if (atomic_exchange(&rt->guard_warned, 1) == 0)
+        fprintf(stderr, "ringo: warning: out of guard pages (vm.max_map_count); "
+                        "new fiber stacks are checked by canary only\n");
+}
+
+/* Called with stack_lock held, for the slot just carved at index idx of the
+ * newest chunk. Degrades the guard mode when the kernel refuses. */
+static void install_guard(ringo__runtime_t *rt, size_t ci, size_t idx, char *slot)
+{
+    if (rt->guard_mode == RINGO__GUARD_MADVISE) {
+        if (madvise(slot, rt->page_size, MADV_GUARD_INSTALL) == 0)
+            return;
+        rt->guard_mode = RINGO__GUARD_MPROTECT;
+    }
+    if (rt->guard_mode == RINGO__GUARD_MPROTECT) {
+        if (rt->mprotect_budget > 0 && mprotect(slot, rt->page_size, PROT_NONE) == 0) {
+            rt->mprotect_budget--;
+            return;
+        }
+        rt->guard_mode = RINGO__GUARD_CANARY;
+        warn_unguarded(rt);
+    }
+    if (unguarded_from[ci] > idx)
+        unguarded_from[ci] = idx;
+}
+
+/* A never-used slot; NULL when the address space or chunk table ran out. */
+static char *carve(ringo__runtime_t *rt)
+{
+    size_t n = atomic_load_explicit(&rt->nchunks, memory_order_relaxed);
+    struct ringo__stack_chunk *c = n ? &rt->chunks[n - 1] : NULL;
+    if (!c || atomic_load_explicit(&c->carved, memory_order_relaxed) == c->nslots) {
+        if (n == RINGO__MAX_CHUNKS)
+            return NULL;
+        size_t nslots = CHUNK_BYTES / rt->stack_size;
+        if (nslots == 0)
+            nslots = 1;
+        char *base = mmap(NULL, nslots * rt->stack_size, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (base == MAP_FAILED)
+            return NULL;
+        /* A huge page would commit 32 stacks at once. */
+        madvise(base, nslots * rt->stack_size, MADV_NOHUGEPAGE);
+        c = &rt->chunks[n];
+        c->base = base;
+        c->nslots = nslots;
+        atomic_store_explicit(&c->carved, 0, memory_order_relaxed);
+        unguarded_from[n] = SIZE_MAX;
+        atomic_store_explicit(&rt->nchunks, n + 1, memory_order_release);
+    }
+    size_t idx = atomic_load_explicit(&c->carved, memory_order_relaxed);
+    char *slot = c->base + idx * rt->stack_size;
+    install_guard(rt, (size_t)(c - rt->chunks), idx, slot);
+    atomic_store_explicit(&c->carved, idx + 1, memory_order_release);
+    return slot;
+}
+
+static bool slot_guarded(const ringo__runtime_t *rt, const char *slot)
+{
+    size_t n = atomic_load_explicit(&rt->nchunks, memory_order_acquire);
+    for (size_t i = n; i-- > 0;) {
+        const struct ringo__stack_chunk *c = &rt->chunks[i];
+        if (slot >= c->base && slot < c->base + c->nslots * rt->stack_size)
+            return (size_t)(slot - c->base) / rt->stack_size < unguarded_from[i];
+    }
+    return false;
+}
+
+static bool push_list(char ***list, size_t *n, size_t *cap, char *slot)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 256;
+        char **nl = realloc(*list, ncap * sizeof(**list));
+        if (!nl)
+            return false;      /* the slot stays reserved until the chunk goes */
+        *list = nl;
+        *cap = ncap;
+    }
+    (*list)[(*n)++] = slot;
+    return true;
+}
+
+ringo__fiber_t *ringo__stack_get(ringo__runtime_t *rt, ringo__worker_t *w)
+{
+    char *slot = NULL;
+    if (w && w->stack_cached) {
+        slot = w->stack_cache[--w->stack_cached];
+    } else {
+        pthread_mutex_lock(&rt->stack_lock);
+        /* Refill the worker's cache in one trip: warm stacks first. */
+        if (rt->nwarm)
+            slot = rt->warm[--rt->nwarm];
+        else if (rt->ncold)
+            slot = rt->cold[--rt->ncold];
+        while (w && slot && rt->nwarm && w->stack_cached < TRANSFER)
+            w->stack_cache[w->stack_cached++] = rt->warm[--rt->nwarm];
+        if (!slot)
+            slot = carve(rt);
+        pthread_mutex_unlock(&rt->stack_lock);
+        if (!slot)
+            return NULL;
+    }
+    ringo__fiber_t *f = slot_fiber(rt, slot);
+    char *lo = slot + rt->page_size;
+    RINGO_ASAN_UNPOISON(lo, (size_t)((char *)f - lo) + sizeof(*f));
+    memset(f, 0, sizeof(*f));
+    f->stack_lo = lo;
+    if (rt->guard_mode == RINGO__GUARD_CANARY && !slot_guarded(rt, slot)) {
+        f->flags |= RINGO__FIBER_CANARY;
+        *(uint64_t *)lo = RINGO__CANARY;
+    }
+    return f;
+}
+
+void ringo__stack_put(ringo__runtime_t *rt, ringo__worker_t *w, ringo__fiber_t *f)
+{
+    char *slot = fiber_slot(rt, f);
+    atomic_store_explicit(&f->state, RINGO__FIBER_FREE, memory_order_release);
+    if (w && w->stack_cached < RINGO__STACK_CACHE) {
+        w->stack_cache[w->stack_cached++] = slot;
+        return;
+    }
+
+    /* Hand this slot and half the cache to the global pool. */
+    char *batch[TRANSFER + 1];
+    size_t nb = 0;
+    batch[nb++] = slot;
+    while (w && nb <= TRANSFER && w->stack_cached > TRANSFER)
+        batch[nb++] = w->stack_cache[--w->stack_cached];
+    pthread_mutex_lock(&rt->stack_lock);
+    for (size_t i = 0; i < nb; i++)
+        push_list(&rt->warm, &rt->nwarm, &rt->warm_cap, batch[i]);
+    pthread_mutex_unlock(&rt->stack_lock);
+}
+
+static int cmp_slot(const void *a, const void *b)
+{
+    const char *x = *(char *const *)a, *y = *(char *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+size_t ringo__stacks_scavenge(ringo__runtime_t *rt)
+{
+    pthread_mutex_lock(&rt->stack_lock);
+    size_t n = rt->nwarm > WARM_MAX ? rt->nwarm - WARM_MAX : 0;
+    if (n > SCAVENGE_MAX)
+        n = SCAVENGE_MAX;
+    char **trim = n ? malloc(n * sizeof(*trim)) : NULL;
+    if (!trim) {
+        pthread_mutex_unlock(&rt->stack_lock);
+        return 0;
+    }
+    /* The bottom of the LIFO list was freed longest ago. */
+    memcpy(trim, rt->warm, n * sizeof(*trim));
+    memmove(rt->warm, rt->warm + n, (rt->nwarm - n) * sizeof(*trim));
+    rt->nwarm -= n;
+    pthread_mutex_unlock(&rt->stack_lock);
+
+    qsort(trim, n, sizeof(*trim), cmp_slot);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && trim[j] == trim[j - 1] + rt->stack_size)
+            j++;
+        char *lo = trim[i] + rt->page_size;
+        madvise(lo, (size_t)(trim[j - 1] + rt->stack_size - lo), MADV_DONTNEED);
+        i = j;
+    }
+
+    pthread_mutex_lock(&rt->stack_lock);
+    for (size_t i = 0; i < n; i++)
+        push_list(&rt->cold, &rt->ncold, &rt->cold_cap, trim[i]);
+    pthread_mutex_unlock(&rt->stack_lock);
+    free(trim);
+    return n;
+}
+
+ringo__fiber_t *ringo__stack_guard_owner(const void *addr)
+{
+    ringo__runtime_t *rt = ringo__rt;
+    if (!rt || !rt->chunks)
+        return NULL;
+    const char *a = addr;
+    size_t n = atomic_load_explicit(&rt->nchunks, memory_order_acquire);
+    for (size_t i = 0; i < n; i++) {
+        const struct ringo__stack_chunk *c = &rt->chunks[i];
+        if (a < c->base || a >= c->base + c->nslots * rt->stack_size)
+            continue;
+        size_t idx = (size_t)(a - c->base) / rt->stack_size;
+        char *slot = c->base + idx * rt->stack_size;
+        if (idx >= atomic_load_explicit(&c->carved, memory_order_acquire) ||
+            idx >= unguarded_from[i] || a >= slot + rt->page_size)
+            return NULL;
+        return slot_fiber(rt, slot);
+    }
+    return NULL;
+}
+
+void ringo__fibers_foreach(void (*fn)(ringo__fiber_t *f, void *arg), void *arg)
+{
+    ringo__runtime_t *rt = ringo__rt;
+    if (!rt || !rt->chunks)
+        return;
+    size_t n = atomic_load_explicit(&rt->nchunks, memory_order_acquire);
+    for (size_t i = 0; i < n; i++) {
+        const struct ringo__stack_chunk *c = &rt->chunks[i];
+        size_t carved = atomic_load_explicit(&c->carved, memory_order_acquire);
+        for (size_t j = 0; j < carved; j++) {
+            ringo__fiber_t *f = slot_fiber(rt, c->base + j * rt->stack_size);
+            int s = atomic_load_explicit(&f->state, memory_order_acquire);
+            if (s != RINGO__FIBER_FREE && s != RINGO__FIBER_DEAD)
+                fn(f, arg);
+        }
+    }
+}

@@ -1,0 +1,157 @@
+/* core/timer.c - per-worker timer heaps.
+ *
+ * Each worker keeps its deadlines in a 4-ary min-heap (shallower than a
+ * binary heap for the same count, as in Go's runtime). The earliest deadline
+ * is the timeout of the worker's ring wait: there is never an SQE per timer.
+ * A timer is added to the heap of the worker that arms it and fires from
+ * that heap: on the owner when it polls or wakes, or on the monitor thread
+ * when the owner is hogged by a fiber that will not yield.
+ *
+ * Locking: w->timer_lock protects w->heap, heap_cap and, for timers in the
+ * heap, their heap_index and heap fields. ntimers and timer_next are
+ * mirrored in atomics so idle checks read them without the lock. fire()
+ * runs after the lock is dropped, so a timer callback may arm timers.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+
+#define ARITY 4
+
+void ringo__spin_lock(ringo__spinlock_t *l)
+{
+    while (!ringo__spin_trylock(l)) {
+        for (int i = 0; i < 16; i++) {
+#if defined(__x86_64__)
+            __builtin_ia32_pause();
+#endif
+        }
+    }
+}
+
+static inline void heap_set(ringo__worker_t *w, int32_t i, ringo__timer_t *t)
+{
+    w->heap[i] = t;
+    t->heap_index = i;
+}
+
+static void sift_up(ringo__worker_t *w, int32_t i)
+{
+    ringo__timer_t *t = w->heap[i];
+    while (i > 0) {
+        int32_t p = (i - 1) / ARITY;
+        if (w->heap[p]->when <= t->when)
+            break;
+        heap_set(w, i, w->heap[p]);
+        i = p;
+    }
+    heap_set(w, i, t);
+}
+
+static void sift_down(ringo__worker_t *w, int32_t i)
+{
+    int32_t n = atomic_load_explicit(&w->ntimers, memory_order_relaxed);
+    ringo__timer_t *t = w->heap[i];
+    for (;;) {
+        int32_t c = i * ARITY + 1, best = -1;
+        for (int32_t k = c; k < c + ARITY && k < n; k++)
+            if (best < 0 || w->heap[k]->when < w->heap[best]->when)
+                best = k;
+        if (best < 0 || w->heap[best]->when >= t->when)
+            break;
+        heap_set(w, i, w->heap[best]);
+        i = best;
+    }
+    heap_set(w, i, t);
+}
+
+static void publish_next(ringo__worker_t *w)
+{
+    int32_t n = atomic_load_explicit(&w->ntimers, memory_order_relaxed);
+    atomic_store_explicit(&w->timer_next, n ? w->heap[0]->when : INT64_MAX, memory_order_release);
+}
+
+void ringo__timer_add(ringo__worker_t *w, ringo__timer_t *t)
+{
+    ringo__spin_lock(&w->timer_lock);
+    int32_t n = atomic_load_explicit(&w->ntimers, memory_order_relaxed);
+    if (n == w->heap_cap) {
+        int32_t cap = w->heap_cap ? w->heap_cap * 2 : 64;
+        ringo__timer_t **h = realloc(w->heap, (size_t)cap * sizeof(*h));
+        if (!h) {
+            ringo__spin_unlock(&w->timer_lock);
+            ringo__throw("out of memory growing the timer heap");
+        }
+        w->heap = h;
+        w->heap_cap = cap;
+    }
+    __atomic_store_n(&t->heap, w, __ATOMIC_RELEASE);
+    w->heap[n] = t;
+    atomic_store_explicit(&w->ntimers, n + 1, memory_order_relaxed);
+    sift_up(w, n);
+    publish_next(w);
+    ringo__spin_unlock(&w->timer_lock);
+}
+
+/* Removes heap entry i; caller holds the lock. */
+static void heap_remove(ringo__worker_t *w, int32_t i)
+{
+    int32_t last = atomic_load_explicit(&w->ntimers, memory_order_relaxed) - 1;
+    ringo__timer_t *t = w->heap[i];
+    atomic_store_explicit(&w->ntimers, last, memory_order_relaxed);
+    if (i != last) {
+        heap_set(w, i, w->heap[last]);
+        sift_down(w, i);
+        sift_up(w, w->heap[i]->heap_index);
+    }
+    t->heap_index = -1;
+    __atomic_store_n(&t->heap, NULL, __ATOMIC_RELEASE);
+    publish_next(w);
+}
+
+bool ringo__timer_del(ringo__timer_t *t)
+{
+    for (;;) {
+        ringo__worker_t *w = __atomic_load_n(&t->heap, __ATOMIC_ACQUIRE);
+        if (!w)
+            return false;
+        ringo__spin_lock(&w->timer_lock);
+        if (t->heap != w) {        /* fired or moved meanwhile */
+            ringo__spin_unlock(&w->timer_lock);
+            continue;
+        }
+        heap_remove(w, t->heap_index);
+        ringo__spin_unlock(&w->timer_lock);
+        return true;
+    }
+}
+
+int ringo__timers_run(ringo__worker_t *w, int64_t now)
+{
+    int fired = 0;
+    for (;;) {
+        ringo__spin_lock(&w->timer_lock);
+        if (!atomic_load_explicit(&w->ntimers, memory_order_relaxed) || w->heap[0]->when > now) {
+            ringo__spin_unlock(&w->timer_lock);
+            return fired;
+        }
+        ringo__timer_t *t = w->heap[0];
+        heap_remove(w, 0);
+        ringo__spin_unlock(&w->timer_lock);
+        t->fire(t);
+        fired++;
+    }
+}
+
+int64_t ringo__timers_next(ringo__worker_t *w)
+{
+    return atomic_load_explicit(&w->timer_next, memory_order_acquire);
+}
+
+void ringo__timers_free(ringo__worker_t *w)
+{
+    free(w->heap);
+    w->heap = NULL;
+    w->heap_cap = 0;
+    atomic_store(&w->ntimers, 0);
+}

@@ -1,0 +1,13 @@
+/* ringo.h - the umbrella header: Go's concurrency model for C on io_uring.
+ *
+ * Include this one header. The pieces live in ringo/<subsystem>.h;
+ * shared/DESIGN.md is the contract they implement.
+ */
+#ifndef RINGO_H
+#define RINGO_H
+
+#include <ringo/version.h>
+#include <ringo/time.h>
+#include <ringo/runtime.h>
+
+#endif

@@ -1,0 +1,122 @@
+/* ringo/runtime.h - the runtime, fibers ("goroutines"), panics and
+ * introspection.
+ *
+ * A program calls ringo_run() once with its main function; everything else
+ * happens inside fibers that main spawns with ringo_go(). Errors come back as
+ * -errno, never through errno: a fiber may resume on another thread.
+ */
+#ifndef RINGO_RUNTIME_H
+#define RINGO_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <ringo/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- runtime ------------------------------------------------------------ */
+
+typedef struct ringo_config {
+    unsigned workers;      /* 0: one per allowed core (hwloc); env RINGO_WORKERS overrides */
+    bool     no_pin;       /* true: don't pin workers to cores */
+    size_t   stack_size;   /* fiber stack, virtual, guard page included; 0: 64 KiB */
+    unsigned ring_entries; /* SQ entries per worker ring; 0: 256 */
+} ringo_config_t;
+
+/* Runs main_fn(arg) as the first fiber on a fresh runtime and returns when it
+ * returns. Like Go's main: every other fiber is then abandoned (it never runs
+ * again) and all runtime memory is released, so a later ringo_run starts
+ * clean. cfg may be NULL. Returns 0, -EBUSY if a runtime is already running,
+ * -EINVAL for a bad cfg, or the -errno that kept the runtime from starting
+ * (e.g. -ENOSYS or -EPERM when io_uring is unavailable) after one line on
+ * stderr naming the cause. */
+RINGO_API int ringo_run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg);
+
+/* "0.1.0": the version of the library actually loaded. */
+RINGO_API const char *ringo_version(void);
+
+/* ---- fibers --------------------------------------------------------------- */
+
+/* Starts fn(arg) in a new fiber (`go fn(arg)`). Returns 0, or -ENOMEM when no
+ * stack could be had; on failure fn never runs and the caller still owns arg.
+ * Spawning with no runtime running is a panic. Callable from fibers and from
+ * plain threads while the runtime runs. The macro records the call site and
+ * the function's name for fiber dumps; (ringo_go)(fn, arg) calls the plain
+ * function. */
+RINGO_API int ringo_go_at(void (*fn)(void *), void *arg,
+                          const char *file, int line, const char *fn_name);
+RINGO_API int (ringo_go)(void (*fn)(void *), void *arg);
+#define ringo_go(fn, arg) ringo_go_at((fn), (arg), __FILE__, __LINE__, #fn)
+
+/* Like ringo_go, but copies size bytes at arg onto the new fiber's stack and
+ * passes fn a pointer to that copy: each fiber gets its own arguments (the
+ * fix for Go's loop-variable capture bug). size may be up to a quarter of the
+ * stack; larger gives -EINVAL. */
+RINGO_API int ringo_go_copy_at(void (*fn)(void *), const void *arg, size_t size,
+                               const char *file, int line, const char *fn_name);
+#define ringo_go_copy(fn, arg, size) \
+    ringo_go_copy_at((fn), (arg), (size), __FILE__, __LINE__, #fn)
+
+/* Lets other fibers run (runtime.Gosched). From a plain thread: sched_yield. */
+RINGO_API void ringo_yield(void);
+
+/* Ends the calling fiber (runtime.Goexit). From main, main ends but the
+ * program goes on with the other fibers, as in Go. */
+RINGO_API _Noreturn void ringo_exit(void);
+
+/* The calling fiber's id (1 is main); 0 outside a fiber. */
+RINGO_API uint64_t ringo_fiber_id(void);
+
+/* Fibers that exist now, main included (runtime.NumGoroutine). */
+RINGO_API size_t ringo_num_fibers(void);
+
+/* Writes every fiber's id, state, wait reason and how long it has waited,
+ * and where it was created, to fd (Go's goroutine dump). SIGQUIT prints the
+ * same and exits with status 2, unless the program installed its own
+ * SIGQUIT handler before ringo_run. */
+RINGO_API void ringo_fiber_dump(int fd);
+
+/* ---- panics --------------------------------------------------------------- */
+
+/* Programmer errors Go makes panics end here: prints "ringo: panic: <msg>"
+ * and the fiber dump to stderr, then aborts. */
+RINGO_API _Noreturn void ringo_panic(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+/* Called with the message before the dump and abort; for tests and loggers.
+ * If it returns, the panic proceeds. NULL restores the default. */
+RINGO_API void ringo_set_panic_handler(void (*h)(const char *msg));
+
+/* ---- statistics ------------------------------------------------------------ */
+
+typedef struct ringo_worker_stats {
+    uint64_t switches;      /* fiber resumptions */
+    uint64_t steals;        /* fibers taken from other workers' queues */
+    uint64_t wakes_sent;    /* MSG_RING (or eventfd) wake-ups this worker sent */
+    uint64_t wakes_received;/* wake-up completions that reached this worker */
+    uint64_t submits;       /* io_uring_enter calls that submitted or waited */
+    uint64_t completions;   /* CQEs reaped */
+    uint64_t parks;         /* fibers that parked here */
+    uint64_t spawns;        /* fibers created here */
+    uint64_t sleeps;        /* times the worker slept in its ring */
+    uint64_t rescues;       /* times the monitor found it hogged and rescued its fibers */
+} ringo_worker_stats_t;
+
+typedef struct ringo_stats {
+    unsigned workers;
+    uint64_t fibers;        /* ringo_num_fibers() */
+    ringo_worker_stats_t total;   /* sum over workers */
+} ringo_stats_t;
+
+/* Totals for the running runtime (zeros when none runs). */
+RINGO_API void ringo_stats(ringo_stats_t *out);
+/* One worker's counters: 0, or -EINVAL for a bad index or no runtime. */
+RINGO_API int ringo_worker_stats(unsigned index, ringo_worker_stats_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
