@@ -136,7 +136,6 @@ void ringo__finish_switch(ringo__worker_t *w)
         break;
     }
     case RINGO__POST_EXIT:
-        RINGO_TSAN_DESTROY(f->tsan_fiber);
         ringo__stack_put(ringo__rt, w, f);
         break;
     }
@@ -177,7 +176,6 @@ static int spawn(void (*fn)(void *), void *arg, const void *copy, size_t size,
     f->parent_id = parent ? parent->id : 0;
     f->id = w ? ringo__next_fiber_id(w) : atomic_fetch_add(&rt->id_source, 1);
     f->sleep_timer.heap_index = -1;
-    f->tsan_fiber = RINGO_TSAN_CREATE();
     init_frame(f, top);
     atomic_store_explicit(&f->state, RINGO__FIBER_RUNNABLE, memory_order_release);
 

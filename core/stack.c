@@ -111,6 +111,14 @@ int ringo__stacks_init(ringo__runtime_t *rt)
 void ringo__stacks_fini(ringo__runtime_t *rt)
 {
     size_t n = atomic_load(&rt->nchunks);
+#ifdef RINGO_TSAN
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < atomic_load(&rt->chunks[i].carved); j++) {
+            ringo__fiber_t *f = slot_fiber(rt, rt->chunks[i].base + j * rt->stack_size);
+            if (f->tsan_fiber)
+                RINGO_TSAN_DESTROY(f->tsan_fiber);
+        }
+#endif
     for (size_t i = 0; i < n; i++)
         munmap(rt->chunks[i].base, rt->chunks[i].nslots * rt->stack_size);
     free(rt->chunks);
@@ -228,7 +236,12 @@ ringo__fiber_t *ringo__stack_get(ringo__runtime_t *rt, ringo__worker_t *w)
     ringo__fiber_t *f = slot_fiber(rt, slot);
     char *lo = slot + rt->page_size;
     RINGO_ASAN_UNPOISON(lo, (size_t)((char *)f - lo) + sizeof(*f));
+    /* ThreadSanitizer's fiber contexts are costly to make (hundreds of KiB
+     * each): a slot keeps its context for life. The fiber that used it
+     * before is over, so nothing is lost by the new one inheriting it. */
+    void *tsan_fiber = f->tsan_fiber;
     memset(f, 0, sizeof(*f));
+    f->tsan_fiber = tsan_fiber ? tsan_fiber : RINGO_TSAN_CREATE();
     f->stack_lo = lo;
     if (rt->guard_mode == RINGO__GUARD_CANARY && !slot_guarded(rt, slot)) {
         f->flags |= RINGO__FIBER_CANARY;
@@ -266,6 +279,11 @@ static int cmp_slot(const void *a, const void *b)
 
 size_t ringo__stacks_scavenge(ringo__runtime_t *rt)
 {
+#ifdef RINGO_TSAN
+    /* Trimming would zero the slots' kept ThreadSanitizer contexts. */
+    (void)rt;
+    return 0;
+#endif
     pthread_mutex_lock(&rt->stack_lock);
     size_t n = rt->nwarm > WARM_MAX ? rt->nwarm - WARM_MAX : 0;
     if (n > SCAVENGE_MAX)

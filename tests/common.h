@@ -13,6 +13,7 @@
 #define RINGO_TESTS_COMMON_H
 
 #include <ringo.h>
+#include "sanitizer.h"     /* RINGO_TSAN / RINGO_ASAN */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -43,6 +44,17 @@ static inline long iters(long base)
         pct = 100;
     long n = base * pct / 100;
     return n > 0 ? n : 1;
+}
+
+/* ThreadSanitizer gives each fiber a thread context and allows about 8,000
+ * at once: tests that park huge numbers of fibers cap them there. */
+static inline long live_cap(long n)
+{
+#ifdef RINGO_TSAN
+    return n > 4000 ? 4000 : n;
+#else
+    return n;
+#endif
 }
 
 static inline int64_t resident_bytes(void)

@@ -97,7 +97,7 @@ static void short_sleeper(void *arg)
 static void many_main(void *arg)
 {
     (void)arg;
-    long n = iters(100000);
+    long n = live_cap(iters(100000));
     atomic_store(&counter, 0);
     for (long i = 0; i < n; i++)
         assert_int_equal(ringo_go(short_sleeper, (void *)(intptr_t)i), 0);

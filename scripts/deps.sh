@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what building, testing and benchmarking ringo needs, from Debian's
+# packages, skipping what is already there. Run as root (CI is root).
+set -euo pipefail
+
+pkgs=(
+  build-essential meson ninja-build pkg-config python3
+  liburing-dev libhwloc-dev       # the library
+  libcmocka-dev libseccomp-dev    # the tests
+  golang-go                       # the Go twins of the benchmarks
+  time                            # /usr/bin/time for peak RSS
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

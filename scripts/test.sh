@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds ringo three ways and
+# runs the whole cmocka suite in each:
+#   release   -O2, assertions on (debugoptimized)
+#   tsan      -fsanitize=thread     (ringo's `go test -race`)
+#   asan      -fsanitize=address,undefined (LeakSanitizer included)
+# Ends with one line "N passed, N failed, N skipped" summed over the three
+# from meson's testlog.json, and fails if anything failed or nothing ran.
+#   scripts/test.sh [release|tsan|asan ...]   (default: all three)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh || exit 1
+
+builds=("$@")
+((${#builds[@]})) || builds=(release tsan asan)
+
+status=0
+logs=()
+for b in "${builds[@]}"; do
+  dir="build-test-$b"
+  case "$b" in
+    release) opts=(-Dbuildtype=debugoptimized) ; iters=100 ;;
+    tsan)    opts=(-Dbuildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false) ; iters=10 ;;
+    asan)    opts=(-Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false) ; iters=10 ;;
+    *) echo "unknown build '$b' (release, tsan, asan)"; exit 2 ;;
+  esac
+  echo "=== $b ==="
+  if [[ -d $dir ]]; then
+    meson setup --reconfigure "$dir" "${opts[@]}" -Dbenchmarks=false >/dev/null || { status=1; continue; }
+  else
+    meson setup "$dir" "${opts[@]}" -Dbenchmarks=false >/dev/null || { status=1; continue; }
+  fi
+  ninja -C "$dir" || { status=1; continue; }
+  rm -f "$dir/meson-logs/testlog.json"
+  # Sanitizers: fail loudly, report with fiber-aware stacks; halt_on_error
+  # makes a report a test failure.
+  RINGO_TEST_ITERS=$iters \
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+  ASAN_OPTIONS="detect_leaks=1 halt_on_error=1 abort_on_error=0" \
+  UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1" \
+    meson test -C "$dir" --print-errorlogs --num-processes 1 || status=1
+  logs+=("$dir/meson-logs/testlog.json")
+done
+
+python3 - "${logs[@]}" <<'PY'
+import json, sys
+passed = failed = skipped = 0
+for path in sys.argv[1:]:
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        failed += 1
+        continue
+    for line in lines:
+        if not line.strip():
+            continue
+        r = json.loads(line).get("result", "")
+        if r in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif r == "SKIP":
+            skipped += 1
+        else:
+            failed += 1
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
+sys.exit(1 if failed or passed == 0 else 0)
+PY
+rc=$?
+((status == 0 && rc == 0))
