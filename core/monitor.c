@@ -44,7 +44,9 @@ static void futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t ns)
 static void rescue(ringo__runtime_t *rt, ringo__worker_t *w, int64_t now)
 {
     atomic_fetch_add(&rt->rescue_seq, 1);
-    unsigned moved = ringo__runq_drain(w);
+    /* A lone worker's runnable fibers have nowhere else to go; leaving its
+     * queue alone also lets it pop without atomics (sched.c). */
+    unsigned moved = rt->nworkers > 1 ? ringo__runq_drain(w) : 0;
     int fired = ringo__timers_run(w, now);
     unsigned reaped = ringo__ring_reap(w);
     atomic_fetch_add(&rt->rescue_seq, 1);

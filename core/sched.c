@@ -202,6 +202,17 @@ void ringo__runq_put(ringo__worker_t *w, ringo__fiber_t *f, bool next)
 
 static ringo__fiber_t *runq_pop_queue(struct ringo__runq *q)
 {
+    if (ringo__rt->nworkers == 1) {
+        /* No thief can exist: there is no other worker, and the monitor
+         * leaves a lone worker's queue alone (nobody could run what it
+         * moved). The owner pops without a locked instruction. */
+        uint32_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+        if (h == atomic_load_explicit(&q->tail, memory_order_relaxed))
+            return NULL;
+        ringo__fiber_t *f = atomic_load_explicit(&q->slots[h % RINGO__RUNQ_SIZE], memory_order_relaxed);
+        atomic_store_explicit(&q->head, h + 1, memory_order_release);
+        return f;
+    }
     for (;;) {
         uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
         uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);

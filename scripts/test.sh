@@ -42,9 +42,31 @@ for b in "${builds[@]}"; do
   logs+=("$dir/meson-logs/testlog.json")
 done
 
-python3 - "${logs[@]}" <<'PY'
-import json, sys
-passed = failed = skipped = 0
+# The install check: what `meson install` ships (headers, libringo.so,
+# ringo.pc) builds and runs a program through pkg-config, as a user would.
+extra_pass=0 extra_fail=0
+if [[ -d build-test-release ]]; then
+  echo "=== install ==="
+  dest=$(mktemp -d)
+  if meson install -C build-test-release --destdir "$dest" --quiet >/dev/null &&
+     pc=$(find "$dest" -name ringo.pc -printf '%h\n' | head -1) && [[ -n $pc ]] &&
+     flags=$(PKG_CONFIG_PATH=$pc pkg-config --define-variable=prefix="$dest/usr/local" --cflags --libs ringo) &&
+     cc -std=gnu11 -Wall -Werror examples/goroutines.c $flags -o "$dest/app" &&
+     LD_LIBRARY_PATH=$(dirname "$(find "$dest" -name 'libringo.so' | head -1)") "$dest/app" >/dev/null; then
+    echo "install: OK (pkg-config --cflags --libs ringo: $flags)"
+    extra_pass=1
+  else
+    echo "install: FAIL"
+    extra_fail=1
+  fi
+  rm -rf "$dest"
+fi
+
+EXTRA_PASS=$extra_pass EXTRA_FAIL=$extra_fail python3 - "${logs[@]}" <<'PY'
+import json, os, sys
+passed = int(os.environ.get("EXTRA_PASS", 0))
+failed = int(os.environ.get("EXTRA_FAIL", 0))
+skipped = 0
 for path in sys.argv[1:]:
     try:
         lines = open(path).read().splitlines()

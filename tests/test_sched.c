@@ -228,6 +228,37 @@ static void test_eventfd_wakeups(void **state)
     unsetenv("RINGO_WAKE");
 }
 
+/* hwloc failing (here: every discovery component disabled) is not fatal:
+ * one warning, the online CPU count, no pinning. */
+static unsigned fallback_workers;
+
+static void count_workers(void *arg)
+{
+    (void)arg;
+    ringo_stats_t st;
+    ringo_stats(&st);
+    fallback_workers = st.workers;
+}
+
+static void hwloc_child(void)
+{
+    setenv("HWLOC_COMPONENTS", "-linux,-x86,-synthetic,-xml", 1);
+    unsetenv("RINGO_WORKERS");
+    if (ringo_run(NULL, count_workers, NULL) != 0)
+        _exit(3);
+    _exit(fallback_workers == (unsigned)sysconf(_SC_NPROCESSORS_ONLN) ? 0 : 4);
+}
+
+static void test_hwloc_failure_falls_back(void **state)
+{
+    (void)state;
+    static struct death d;
+    death_run(hwloc_child, &d);
+    if (d.status != 0)
+        fail_msg("child status %d signal %d: %s", d.status, d.signal, d.out);
+    assert_non_null(strstr(d.out, "ringo: warning: hwloc could not read the topology"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_ready_from_plain_thread),
         cmocka_unit_test(test_work_spreads),
         cmocka_unit_test(test_eventfd_wakeups),
+        cmocka_unit_test(test_hwloc_failure_falls_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
