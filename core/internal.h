@@ -42,6 +42,7 @@
 #include <ringo.h>
 
 #include "uring_compat.h"
+#include "sanitizer.h"
 
 #define RINGO__CACHELINE 64
 #define RINGO__ALIGNED __attribute__((aligned(RINGO__CACHELINE)))
@@ -280,6 +281,7 @@ struct ringo__runtime {
     _Atomic size_t nchunks;
     char **warm;                        /* freed stacks whose pages stay resident */
     size_t nwarm, warm_cap;
+    size_t warm_low;                    /* nwarm's minimum since the last scavenge */
     char **cold;                        /* freed stacks given back with MADV_DONTNEED */
     size_t ncold, cold_cap;
     enum ringo__guard_mode guard_mode;
@@ -307,9 +309,25 @@ extern ringo__runtime_t *ringo__rt;
 extern _Thread_local ringo__worker_t *ringo__tls_worker;
 extern _Thread_local bool ringo__tls_is_monitor;
 
-/* The calling thread's worker, NULL on other threads. Not cacheable across a
- * fiber switch; see sched.c. */
-ringo__worker_t *ringo__self(void);
+/* The calling thread's worker, NULL on other threads.
+ * A fiber may resume on another thread after any switch, so the compiler
+ * must never reuse a thread-local address computed before one. On x86-64
+ * the whole access (TLS offset, then %fs-relative load) sits in one volatile
+ * asm, which the compiler can neither cache nor hoist; elsewhere it is a
+ * call the optimiser cannot see into. */
+ringo__worker_t *ringo__self_slow(void);
+static inline ringo__worker_t *ringo__self(void)
+{
+#if defined(__x86_64__) && !defined(RINGO_TSAN) && !defined(RINGO_ASAN)
+    ringo__worker_t *w;
+    __asm__ volatile("movq ringo__tls_worker@gottpoff(%%rip), %0\n\t"
+                     "movq %%fs:(%0), %0"
+                     : "=r"(w));
+    return w;
+#else
+    return ringo__self_slow();
+#endif
+}
 
 /* ---- scheduler (sched.c) ----------------------------------------------------- */
 void ringo__runq_put(ringo__worker_t *w, ringo__fiber_t *f, bool next);

@@ -39,15 +39,14 @@
 _Thread_local ringo__worker_t *ringo__tls_worker __attribute__((tls_model("initial-exec")));
 _Thread_local bool ringo__tls_is_monitor __attribute__((tls_model("initial-exec")));
 
-/* Reading the current worker through a call the optimiser cannot see into
- * keeps it from reusing a thread-local address computed before a fiber
- * switch (after which the fiber may be on another thread). */
+/* The out-of-line form of ringo__self() (internal.h), for architectures
+ * without the inline one and for debuggers. */
 #if defined(__clang__)
 __attribute__((noinline))
 #else
 __attribute__((noinline, noipa))
 #endif
-ringo__worker_t *ringo__self(void)
+ringo__worker_t *ringo__self_slow(void)
 {
     return ringo__tls_worker;
 }
@@ -393,7 +392,7 @@ static ringo__fiber_t *spin_steal(ringo__runtime_t *rt, ringo__worker_t *w)
         for (unsigned i = 0; i < rt->nworkers && !f; i++) {
             ringo__worker_t *v = &rt->workers[(start + i) % rt->nworkers];
             if (v != w)
-                f = steal_from(w, v, round >= 4);
+                f = steal_from(w, v, round >= 1);
         }
         if (!f)
             f = global_get(rt, w);

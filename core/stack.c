@@ -21,8 +21,8 @@
  * The pool: each worker keeps up to RINGO__STACK_CACHE free slots, touched
  * by its own thread only; past that, half move to the global warm list in
  * one trip. Warm slots keep their pages. The monitor calls
- * ringo__stacks_scavenge() periodically (Go's scavenger): warm slots beyond
- * WARM_MAX, oldest first, are given back with MADV_DONTNEED - merged into
+ * ringo__stacks_scavenge() periodically (Go's scavenger): warm slots that
+ * stayed unused for a whole period, beyond WARM_MAX, are given back with MADV_DONTNEED - merged into
  * one call per run of adjacent slots; guard pages survive it - and kept as
  * cold slots. So a burst of a million fibers does not pin its memory once it
  * is over, and the spawn path never makes that syscall.
@@ -221,12 +221,16 @@ ringo__fiber_t *ringo__stack_get(ringo__runtime_t *rt, ringo__worker_t *w)
     } else {
         pthread_mutex_lock(&rt->stack_lock);
         /* Refill the worker's cache in one trip: warm stacks first. */
-        if (rt->nwarm)
+        if (rt->nwarm) {
             slot = rt->warm[--rt->nwarm];
-        else if (rt->ncold)
+            if (rt->nwarm < rt->warm_low)
+                rt->warm_low = rt->nwarm;
+        } else if (rt->ncold)
             slot = rt->cold[--rt->ncold];
         while (w && slot && rt->nwarm && w->stack_cached < TRANSFER)
             w->stack_cache[w->stack_cached++] = rt->warm[--rt->nwarm];
+        if (rt->nwarm < rt->warm_low)
+            rt->warm_low = rt->nwarm;
         if (!slot)
             slot = carve(rt);
         pthread_mutex_unlock(&rt->stack_lock);
@@ -285,11 +289,16 @@ size_t ringo__stacks_scavenge(ringo__runtime_t *rt)
     return 0;
 #endif
     pthread_mutex_lock(&rt->stack_lock);
-    size_t n = rt->nwarm > WARM_MAX ? rt->nwarm - WARM_MAX : 0;
+    /* Only slots that sat unused for the whole period since the last call:
+     * those below the list's low-water mark. A pool in active use keeps its
+     * memory; a pool left over from a burst gives it back. */
+    size_t idle = rt->warm_low < rt->nwarm ? rt->warm_low : rt->nwarm;
+    size_t n = idle > WARM_MAX ? idle - WARM_MAX : 0;
     if (n > SCAVENGE_MAX)
         n = SCAVENGE_MAX;
     char **trim = n ? malloc(n * sizeof(*trim)) : NULL;
     if (!trim) {
+        rt->warm_low = rt->nwarm;
         pthread_mutex_unlock(&rt->stack_lock);
         return 0;
     }
@@ -297,6 +306,7 @@ size_t ringo__stacks_scavenge(ringo__runtime_t *rt)
     memcpy(trim, rt->warm, n * sizeof(*trim));
     memmove(rt->warm, rt->warm + n, (rt->nwarm - n) * sizeof(*trim));
     rt->nwarm -= n;
+    rt->warm_low = rt->nwarm;
     pthread_mutex_unlock(&rt->stack_lock);
 
     qsort(trim, n, sizeof(*trim), cmp_slot);
