@@ -29,10 +29,13 @@
 #include "sanitizer.h"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 static _Noreturn void fiber_entry(ringo__fiber_t *f);
 
@@ -186,7 +189,7 @@ static int spawn(void (*fn)(void *), void *arg, const void *copy, size_t size,
         ringo__runq_put(w, f, true);
     } else {
         atomic_fetch_add(&rt->ext_spawned, 1);
-        if (!(flags & RINGO__FIBER_MAIN))
+        if (!(flags & RINGO__FIBER_MAIN) && !ringo__tls_is_monitor)
             atomic_store(&rt->external, 1);
         ringo__global_put(rt, &f, 1);
     }
@@ -349,6 +352,67 @@ void ringo__ready(ringo__fiber_t *f)
         ringo__global_put(rt, &f, 1);
         ringo__wakep(rt);
     }
+}
+
+/* ---- waiters that may be plain threads --------------------------------------------- */
+
+void ringo__wait_prepare(ringo__wait_t *wt, const char *reason)
+{
+    wt->fiber = ringo__current();
+    if (wt->fiber) {
+        ringo__park_prepare(reason);
+        return;
+    }
+    atomic_store_explicit(&wt->futex, 0, memory_order_relaxed);
+    /* A thread the runtime cannot see may wake fibers later: no deadlock
+     * verdicts from now on. */
+    if (ringo__rt)
+        atomic_store(&ringo__rt->external, 1);
+}
+
+void ringo__wait_block(ringo__wait_t *wt)
+{
+    if (wt->fiber) {
+        ringo__park();
+        return;
+    }
+    while (!atomic_load_explicit(&wt->futex, memory_order_acquire))
+        syscall(SYS_futex, &wt->futex, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+}
+
+void ringo__unblock(ringo__wait_t *wt)
+{
+    if (wt->fiber) {
+        ringo__ready(wt->fiber);
+        return;
+    }
+    atomic_store_explicit(&wt->futex, 1, memory_order_release);
+    syscall(SYS_futex, &wt->futex, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+void ringo__block_forever(const char *reason)
+{
+    if (ringo__current()) {
+        ringo__park_prepare(reason);
+        ringo__park();
+        ringo__throw("a fiber blocked forever (%s) was woken", reason);
+    }
+    for (;;)
+        pause();
+}
+
+uint32_t ringo__rand(uint32_t n)
+{
+    static _Thread_local uint64_t state;
+    if (!state)
+        state = (uint64_t)(uintptr_t)&state ^ (uint64_t)ringo__now() ^ 0x9E3779B97F4A7C15ull;
+    uint64_t x = state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    state = x;
+    /* Lemire's multiply-shift: unbiased enough for n far below 2^32. */
+    return (uint32_t)(((x * 0x2545F4914F6CDD1Dull) >> 32) * (uint64_t)n >> 32);
 }
 
 /* ---- identity and time ------------------------------------------------------- */

@@ -90,10 +90,20 @@ struct ringo__timer {
     ringo__worker_t *heap;              /* the worker whose heap holds it */
     void (*fire)(ringo__timer_t *t);
     void *arg;
+    bool sync;                          /* ringo__timer_del_sync will be used */
+    _Atomic int firing;                 /* fire() calls in progress (sync timers) */
 };
 
+/* Adds t (t->when set) to w's heap. From another thread than w's, wakes w
+ * if t became its earliest deadline while it sleeps. */
 void ringo__timer_add(ringo__worker_t *w, ringo__timer_t *t);
+/* Adds t to the calling worker's heap, or to worker 0's from other threads.
+ * Panics if no runtime runs. */
+void ringo__timer_arm(ringo__timer_t *t);
 bool ringo__timer_del(ringo__timer_t *t);   /* true if it was pending */
+/* Like ringo__timer_del, and also waits for a fire() already under way to
+ * return: after it, nothing touches t or what fire() uses. */
+bool ringo__timer_del_sync(ringo__timer_t *t);
 /* Fires every timer of w due at now; returns how many fired. */
 int ringo__timers_run(ringo__worker_t *w, int64_t now);
 /* Earliest deadline in w's heap, INT64_MAX if none. */
@@ -140,6 +150,23 @@ struct ringo__fiber {
     void *tsan_fiber;
     void *asan_fake_stack;
 } RINGO__ALIGNED;
+
+/* A blocked waiter that may be a fiber or a plain thread: fibers park,
+ * other threads sleep on a futex. The same three steps as park/ready:
+ * prepare, publish, block; the single waker calls ringo__unblock. */
+typedef struct ringo__wait {
+    ringo__fiber_t *fiber;              /* NULL: a plain thread */
+    _Atomic uint32_t futex;
+} ringo__wait_t;
+
+void ringo__wait_prepare(ringo__wait_t *w, const char *reason);
+void ringo__wait_block(ringo__wait_t *w);
+void ringo__unblock(ringo__wait_t *w);
+/* Blocks the caller forever (a NULL channel, an empty select). */
+_Noreturn void ringo__block_forever(const char *reason);
+/* A uniformly random number below n, from the calling worker's generator
+ * (or a thread-local one). */
+uint32_t ringo__rand(uint32_t n);
 
 /* Parking and readying: see the top of this file. */
 void ringo__park_prepare(const char *reason);
@@ -213,6 +240,11 @@ struct ringo__worker {
     int wake_efd;                       /* eventfd wake-up, when ring-less MSG_RING is missing */
     _Atomic int efd_rearm;              /* its multishot poll ended; the owner re-arms */
     unsigned sq_pending;                /* SQEs prepared, not yet submitted */
+    /* Cancel requests from other threads; inbox_lock protects the three. */
+    ringo__spinlock_t inbox_lock;
+    uint64_t *inbox;
+    size_t ninbox, inbox_cap;
+    _Atomic int inbox_nonempty;
 
     ringo__worker_counters_t stats RINGO__ALIGNED;
 
@@ -378,6 +410,11 @@ void ringo__ring_poll(ringo__worker_t *w);
 unsigned ringo__ring_reap(ringo__worker_t *w);
 /* Wakes w out of its ring wait. Any thread. */
 void ringo__ring_wake(ringo__worker_t *w);
+/* Cancels the operation with this user_data on w's ring. Any thread: the
+ * request goes to w's inbox and w submits it (only a ring's owner may). */
+void ringo__ring_cancel(ringo__worker_t *w, uint64_t user_data);
+/* Counts an SQE (user_data = a ringo__op_t) as in flight on w. */
+void ringo__ring_op_started(ringo__worker_t *w);
 /* An SQE on the calling worker's ring, submitted at its next poll or wait. */
 struct io_uring_sqe *ringo__ring_sqe(ringo__worker_t *w);
 

@@ -158,6 +158,9 @@ void ringo__ring_fini(ringo__worker_t *w)
     if (w->wake_efd >= 0)
         close(w->wake_efd);
     w->wake_efd = -1;
+    free(w->inbox);
+    w->inbox = NULL;
+    w->ninbox = w->inbox_cap = 0;
 }
 
 struct io_uring_sqe *ringo__ring_sqe(ringo__worker_t *w)
@@ -236,10 +239,55 @@ unsigned ringo__ring_reap(ringo__worker_t *w)
     }
 }
 
+void ringo__ring_op_started(ringo__worker_t *w)
+{
+    atomic_fetch_add(&w->inflight, 1);
+}
+
+static void prep_cancel(ringo__worker_t *w, uint64_t user_data)
+{
+    struct io_uring_sqe *sqe = ringo__ring_sqe(w);
+    io_uring_prep_cancel64(sqe, user_data, 0);
+    io_uring_sqe_set_data64(sqe, RINGO__UD_IGNORE);
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+}
+
+void ringo__ring_cancel(ringo__worker_t *w, uint64_t user_data)
+{
+    if (w == ringo__self()) {
+        prep_cancel(w, user_data);
+        return;
+    }
+    ringo__spin_lock(&w->inbox_lock);
+    if (w->ninbox == w->inbox_cap) {
+        size_t cap = w->inbox_cap ? w->inbox_cap * 2 : 64;
+        uint64_t *n = realloc(w->inbox, cap * sizeof(*n));
+        if (!n) {
+            ringo__spin_unlock(&w->inbox_lock);
+            ringo__throw("out of memory queueing a cancel request");
+        }
+        w->inbox = n;
+        w->inbox_cap = cap;
+    }
+    w->inbox[w->ninbox++] = user_data;
+    atomic_store(&w->inbox_nonempty, 1);
+    ringo__spin_unlock(&w->inbox_lock);
+    if (!atomic_exchange(&w->wake_pending, 1))
+        ringo__ring_wake(w);
+}
+
 static void owner_maintenance(ringo__worker_t *w)
 {
     if (w->wake_efd >= 0 && atomic_exchange(&w->efd_rearm, 0))
         arm_eventfd(w);
+    if (atomic_load_explicit(&w->inbox_nonempty, memory_order_acquire)) {
+        ringo__spin_lock(&w->inbox_lock);
+        for (size_t i = 0; i < w->ninbox; i++)
+            prep_cancel(w, w->inbox[i]);
+        w->ninbox = 0;
+        atomic_store(&w->inbox_nonempty, 0);
+        ringo__spin_unlock(&w->inbox_lock);
+    }
 }
 
 void ringo__ring_poll(ringo__worker_t *w)

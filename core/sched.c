@@ -433,7 +433,7 @@ static void go_idle(ringo__runtime_t *rt, ringo__worker_t *w)
 {
     atomic_store(&w->sleeping, 1);
     atomic_fetch_add(&rt->nidle, 1);
-    if (any_work(rt) || atomic_load(&rt->stopping)) {
+    if (any_work(rt) || atomic_load(&rt->stopping) || atomic_load(&w->inbox_nonempty)) {
         atomic_fetch_sub(&rt->nidle, 1);
         atomic_store(&w->sleeping, 0);
         return;

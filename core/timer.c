@@ -14,6 +14,7 @@
  */
 #include "internal.h"
 
+#include <sched.h>
 #include <stdlib.h>
 
 #define ARITY 4
@@ -73,6 +74,7 @@ static void publish_next(ringo__worker_t *w)
 
 void ringo__timer_add(ringo__worker_t *w, ringo__timer_t *t)
 {
+    bool earliest;
     ringo__spin_lock(&w->timer_lock);
     int32_t n = atomic_load_explicit(&w->ntimers, memory_order_relaxed);
     if (n == w->heap_cap) {
@@ -89,8 +91,22 @@ void ringo__timer_add(ringo__worker_t *w, ringo__timer_t *t)
     w->heap[n] = t;
     atomic_store_explicit(&w->ntimers, n + 1, memory_order_relaxed);
     sift_up(w, n);
+    earliest = w->heap[0] == t;
     publish_next(w);
     ringo__spin_unlock(&w->timer_lock);
+    /* A sleeping owner waits with its old earliest deadline as timeout. */
+    if (earliest && w != ringo__self() && atomic_load(&w->sleeping) &&
+        !atomic_exchange(&w->wake_pending, 1))
+        ringo__ring_wake(w);
+}
+
+void ringo__timer_arm(ringo__timer_t *t)
+{
+    ringo__runtime_t *rt = ringo__rt;
+    if (!rt)
+        ringo_panic("timer armed with no runtime running");
+    ringo__worker_t *w = ringo__self();
+    ringo__timer_add(w ? w : &rt->workers[0], t);
 }
 
 /* Removes heap entry i; caller holds the lock. */
@@ -126,6 +142,14 @@ bool ringo__timer_del(ringo__timer_t *t)
     }
 }
 
+bool ringo__timer_del_sync(ringo__timer_t *t)
+{
+    bool pending = ringo__timer_del(t);
+    while (atomic_load_explicit(&t->firing, memory_order_acquire))
+        sched_yield();
+    return pending;
+}
+
 int ringo__timers_run(ringo__worker_t *w, int64_t now)
 {
     int fired = 0;
@@ -136,9 +160,18 @@ int ringo__timers_run(ringo__worker_t *w, int64_t now)
             return fired;
         }
         ringo__timer_t *t = w->heap[0];
+        /* A sync timer counts its fire before it leaves the heap (whose
+         * release store ringo__timer_del_sync acquires), so the canceller
+         * sees it either pending or firing. Others may be gone the moment
+         * fire() returns (a sleeper's timer lives on its stack). */
+        bool sync = t->sync;
+        if (sync)
+            atomic_fetch_add_explicit(&t->firing, 1, memory_order_relaxed);
         heap_remove(w, 0);
         ringo__spin_unlock(&w->timer_lock);
         t->fire(t);
+        if (sync)
+            atomic_fetch_sub_explicit(&t->firing, 1, memory_order_release);
         fired++;
     }
 }

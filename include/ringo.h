@@ -9,5 +9,6 @@
 #include <ringo/version.h>
 #include <ringo/time.h>
 #include <ringo/runtime.h>
+#include <ringo/chan.h>
 
 #endif

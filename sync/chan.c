@@ -1,0 +1,335 @@
+/* sync/chan.c - channels: Go's chan, with its exact semantics.
+ *
+ * Invariants (c->lock held):
+ *   - at least one of c->sendq, c->recvq is empty;
+ *   - count > 0 implies recvq is empty (a receiver would have taken it);
+ *   - count < cap implies sendq is empty (a sender would have buffered);
+ *   - closed never reverts to open; a closed channel has an empty sendq.
+ * c->lock protects every field of the channel and the fields of the sudogs
+ * queued on it. Waiters are unblocked only after c->lock is released.
+ *
+ * Hand-off: a sender that finds a receiver waiting copies its value straight
+ * into the receiver's destination, and a receiver that finds a sender
+ * waiting takes the value straight from the sender's memory (for a full
+ * buffered channel: the head of the buffer, and the sender's value goes to
+ * the tail), so an unbuffered send is one copy and one wake-up.
+ *
+ * Select waiters sit in the same queues; a waker may take one only by
+ * winning its select's `done` word (ringo__waitq_dequeue), so a select
+ * completes exactly one of its cases. Lock order: a plain operation holds
+ * one channel lock; select takes several in address order (select.c).
+ */
+#include "chan_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- wait queues ------------------------------------------------------------- */
+
+void ringo__waitq_enqueue(struct waitq *q, ringo__sudog_t *s)
+{
+    s->next = NULL;
+    s->prev = q->last;
+    if (q->last)
+        q->last->next = s;
+    else
+        q->first = s;
+    q->last = s;
+    s->queued = true;
+}
+
+void ringo__waitq_remove(struct waitq *q, ringo__sudog_t *s)
+{
+    if (!s->queued)
+        return;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        q->first = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    else
+        q->last = s->prev;
+    s->next = s->prev = NULL;
+    s->queued = false;
+}
+
+ringo__sudog_t *ringo__waitq_dequeue(struct waitq *q)
+{
+    ringo__sudog_t *s;
+    while ((s = q->first) != NULL) {
+        ringo__waitq_remove(q, s);
+        if (!s->sel)
+            return s;
+        int expect = 0;
+        if (atomic_compare_exchange_strong_explicit(&s->sel->done, &expect, 1,
+                                                    memory_order_acq_rel, memory_order_acquire)) {
+            s->sel->winner = s->case_index;
+            return s;
+        }
+        /* Its select already completed another case; it will take its
+         * remaining sudogs off the other queues itself. */
+    }
+    return NULL;
+}
+
+static inline bool waitq_empty(const struct waitq *q)
+{
+    return q->first == NULL;
+}
+
+/* ---- the two hand-offs ------------------------------------------------------------ */
+
+void ringo__chan_send_direct(ringo_chan_t *c, ringo__sudog_t *r, const void *ep)
+{
+    if (r->elem && c->elem_size)
+        memcpy(r->elem, ep, c->elem_size);
+    r->success = true;
+}
+
+void ringo__chan_recv_direct(ringo_chan_t *c, ringo__sudog_t *s, void *ep)
+{
+    if (c->cap == 0) {
+        if (ep && c->elem_size)
+            memcpy(ep, s->elem, c->elem_size);
+    } else {
+        /* Full buffer: take its head, put the sender's value at its tail
+         * (the same slot, since the buffer is full). */
+        void *slot = ringo__chan_slot(c, c->recvx);
+        if (ep && c->elem_size)
+            memcpy(ep, slot, c->elem_size);
+        if (c->elem_size)
+            memcpy(slot, s->elem, c->elem_size);
+        if (++c->recvx == c->cap)
+            c->recvx = 0;
+        c->sendx = c->recvx;
+    }
+    s->success = true;
+}
+
+void ringo__chan_buf_put(ringo_chan_t *c, const void *ep)
+{
+    if (c->elem_size)
+        memcpy(ringo__chan_slot(c, c->sendx), ep, c->elem_size);
+    if (++c->sendx == c->cap)
+        c->sendx = 0;
+    c->count++;
+}
+
+void ringo__chan_buf_take(ringo_chan_t *c, void *ep)
+{
+    void *slot = ringo__chan_slot(c, c->recvx);
+    if (ep && c->elem_size)
+        memcpy(ep, slot, c->elem_size);
+    if (++c->recvx == c->cap)
+        c->recvx = 0;
+    c->count--;
+}
+
+/* ---- life cycle ---------------------------------------------------------------------- */
+
+ringo_chan_t *ringo_chan_make(size_t elem_size, size_t cap)
+{
+    if (elem_size && cap > (SIZE_MAX - sizeof(ringo_chan_t) - 16) / elem_size)
+        return NULL;
+    size_t bytes = elem_size * cap;
+    ringo_chan_t *c = calloc(1, sizeof(*c) + bytes + 16);
+    if (!c)
+        return NULL;
+    c->elem_size = elem_size;
+    c->cap = cap;
+    /* Inline buffer, 16-byte aligned for any element type. */
+    c->buf = (unsigned char *)(((uintptr_t)(c + 1) + 15) & ~(uintptr_t)15);
+    atomic_store_explicit(&c->refs, 1, memory_order_relaxed);
+    return c;
+}
+
+ringo_chan_t *ringo_chan_ref(ringo_chan_t *c)
+{
+    if (c)
+        atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    return c;
+}
+
+void ringo_chan_unref(ringo_chan_t *c)
+{
+    if (!c || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    ringo__spin_lock(&c->lock);
+    bool waiters = !waitq_empty(&c->recvq) || !waitq_empty(&c->sendq);
+    ringo__spin_unlock(&c->lock);
+    if (waiters)
+        ringo_panic("channel freed while fibers are blocked on it");
+    free(c);
+}
+
+size_t ringo_chan_len(ringo_chan_t *c)
+{
+    if (!c)
+        return 0;
+    ringo__spin_lock(&c->lock);
+    size_t n = c->count;
+    ringo__spin_unlock(&c->lock);
+    return n;
+}
+
+size_t ringo_chan_cap(ringo_chan_t *c)
+{
+    return c ? c->cap : 0;
+}
+
+/* ---- send ---------------------------------------------------------------------------- */
+
+/* 0 sent, -EAGAIN would block (only when !block). Panics on a closed c. */
+static int chan_send(ringo_chan_t *c, const void *ep, bool block)
+{
+    if (!c) {
+        if (!block)
+            return -EAGAIN;
+        ringo__block_forever("chan send (nil chan)");
+    }
+    ringo__spin_lock(&c->lock);
+    if (c->closed) {
+        ringo__spin_unlock(&c->lock);
+        ringo_panic("send on closed channel");
+    }
+    ringo__sudog_t *r = ringo__waitq_dequeue(&c->recvq);
+    if (r) {
+        ringo__chan_send_direct(c, r, ep);
+        ringo__wait_t *wt = r->wait;
+        ringo__spin_unlock(&c->lock);
+        ringo__unblock(wt);
+        return 0;
+    }
+    if (c->count < c->cap) {
+        ringo__chan_buf_put(c, ep);
+        ringo__spin_unlock(&c->lock);
+        return 0;
+    }
+    if (!block) {
+        ringo__spin_unlock(&c->lock);
+        return -EAGAIN;
+    }
+
+    ringo__wait_t wt;
+    ringo__sudog_t s = {.wait = &wt, .elem = (void *)ep, .c = c};
+    ringo__wait_prepare(&wt, "chan send");
+    ringo__waitq_enqueue(&c->sendq, &s);
+    ringo__spin_unlock(&c->lock);
+    ringo__wait_block(&wt);
+    if (!s.success)
+        ringo_panic("send on closed channel");
+    return 0;
+}
+
+void ringo_chan_send(ringo_chan_t *c, const void *ep)
+{
+    chan_send(c, ep, true);
+}
+
+int ringo_chan_try_send(ringo_chan_t *c, const void *ep)
+{
+    if (c) {
+        /* Go's try-send on a closed channel panics; ours reports it, since
+         * the caller asked not to be stopped. */
+        ringo__spin_lock(&c->lock);
+        bool closed = c->closed;
+        ringo__spin_unlock(&c->lock);
+        if (closed)
+            return -EPIPE;
+    }
+    return chan_send(c, ep, false);
+}
+
+/* ---- receive --------------------------------------------------------------------------- */
+
+/* 1 got a value, 0 closed and drained (*ep zeroed), -EAGAIN would block. */
+static int chan_recv(ringo_chan_t *c, void *ep, bool block)
+{
+    if (!c) {
+        if (!block)
+            return -EAGAIN;
+        ringo__block_forever("chan receive (nil chan)");
+    }
+    ringo__spin_lock(&c->lock);
+    if (c->closed && c->count == 0) {
+        ringo__spin_unlock(&c->lock);
+        if (ep && c->elem_size)
+            memset(ep, 0, c->elem_size);
+        return 0;
+    }
+    ringo__sudog_t *s = ringo__waitq_dequeue(&c->sendq);
+    if (s) {
+        ringo__chan_recv_direct(c, s, ep);
+        ringo__wait_t *wt = s->wait;
+        ringo__spin_unlock(&c->lock);
+        ringo__unblock(wt);
+        return 1;
+    }
+    if (c->count > 0) {
+        ringo__chan_buf_take(c, ep);
+        ringo__spin_unlock(&c->lock);
+        return 1;
+    }
+    if (!block) {
+        ringo__spin_unlock(&c->lock);
+        return -EAGAIN;
+    }
+
+    ringo__wait_t wt;
+    ringo__sudog_t r = {.wait = &wt, .elem = ep, .c = c};
+    ringo__wait_prepare(&wt, "chan receive");
+    ringo__waitq_enqueue(&c->recvq, &r);
+    ringo__spin_unlock(&c->lock);
+    ringo__wait_block(&wt);
+    return r.success ? 1 : 0;
+}
+
+bool ringo_chan_recv(ringo_chan_t *c, void *ep)
+{
+    return chan_recv(c, ep, true) == 1;
+}
+
+int ringo_chan_try_recv(ringo_chan_t *c, void *ep)
+{
+    int r = chan_recv(c, ep, false);
+    return r == 1 ? 0 : r == 0 ? -EPIPE : r;
+}
+
+/* ---- close ----------------------------------------------------------------------------- */
+
+void ringo_chan_close(ringo_chan_t *c)
+{
+    if (!c)
+        ringo_panic("close of nil channel");
+    ringo__spin_lock(&c->lock);
+    if (c->closed) {
+        ringo__spin_unlock(&c->lock);
+        ringo_panic("close of closed channel");
+    }
+    c->closed = true;
+
+    /* Everyone blocked here wakes: receivers with zero values and false,
+     * senders to panic. Chain them (dequeued sudogs are free to relink),
+     * then wake them with the lock dropped. */
+    ringo__sudog_t *wake = NULL, *s;
+    while ((s = ringo__waitq_dequeue(&c->recvq)) != NULL) {
+        if (s->elem && c->elem_size)
+            memset(s->elem, 0, c->elem_size);
+        s->success = false;
+        s->next = wake;
+        wake = s;
+    }
+    while ((s = ringo__waitq_dequeue(&c->sendq)) != NULL) {
+        s->success = false;
+        s->next = wake;
+        wake = s;
+    }
+    ringo__spin_unlock(&c->lock);
+    while (wake) {
+        ringo__sudog_t *next = wake->next;  /* read before it may vanish */
+        ringo__unblock(wake->wait);
+        wake = next;
+    }
+}
