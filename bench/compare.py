@@ -35,6 +35,13 @@ BENCHMARKS = [
     ("yield", 1, True, "faster"),
     ("wake", 2, True, "faster"),
     ("parked_rss", 2, True, "better"),
+    ("pingpong", 1, True, "faster"),
+    ("pingpong_x", 2, True, "faster"),
+    ("buffered_1x1", 2, True, "faster"),
+    ("buffered_4x4", 2, True, "faster"),
+    ("select4", 2, True, "faster"),
+    ("after_loop", 1, True, "faster"),
+    ("skynet", 2, True, "faster"),
 ]
 
 RUN_TIMEOUT_S = 300
