@@ -91,6 +91,9 @@ struct ringo__timer {
     void (*fire)(ringo__timer_t *t);
     void *arg;
     bool sync;                          /* ringo__timer_del_sync will be used */
+    /* Called for a timer still pending when the runtime shuts down, if the
+     * runtime owns it (ringo_after's records); others are just unlinked. */
+    void (*dispose)(ringo__timer_t *t);
     _Atomic int firing;                 /* fire() calls in progress (sync timers) */
 };
 
@@ -248,6 +251,13 @@ struct ringo__worker {
 
     ringo__worker_counters_t stats RINGO__ALIGNED;
 
+    /* Scratch for batch moves that may run on a fiber's stack: kept here
+     * so a fiber's stack stays one page deep (RSS per parked fiber).
+     * Owner thread only. */
+    void *scratch[RINGO__STACK_CACHE / 2 + 1];
+    size_t scratch_ci[RINGO__STACK_CACHE / 2], scratch_idx[RINGO__STACK_CACHE / 2];
+    struct { void *base; size_t len; } scratch_iov[RINGO__STACK_CACHE / 2];
+
     pthread_t thread;
     void *altstack;
     void *tsan_sched_fiber;
@@ -316,7 +326,8 @@ struct ringo__runtime {
     size_t warm_low;                    /* nwarm's minimum since the last scavenge */
     char **cold;                        /* freed stacks given back with MADV_DONTNEED */
     size_t ncold, cold_cap;
-    enum ringo__guard_mode guard_mode;
+    _Atomic int guard_mode;             /* enum ringo__guard_mode; degrades only */
+    int pidfd;                          /* for batched process_madvise, or -1 */
     size_t mprotect_budget;             /* guards mprotect may still install */
     _Atomic int guard_warned;
 

@@ -152,6 +152,16 @@ int ringo__ring_init(ringo__worker_t *w)
 
 void ringo__ring_fini(ringo__worker_t *w)
 {
+    /* Operations still in flight belong to abandoned fibers: cancel them
+     * and reap their completions, so the records they own are freed (their
+     * completion callbacks see rt->stopping). Bounded: a stuck op is left. */
+    if (w->ring_ready && atomic_load(&w->inflight) > 0) {
+        struct io_uring_sqe *sqe = ringo__ring_sqe(w);
+        io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+        io_uring_sqe_set_data64(sqe, RINGO__UD_IGNORE);
+        for (int i = 0; i < 100 && atomic_load(&w->inflight) > 0; i++)
+            ringo__ring_wait(w, 10 * RINGO_MILLISECOND);
+    }
     if (w->ring_ready)
         io_uring_queue_exit(&w->ring);
     w->ring_ready = false;

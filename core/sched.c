@@ -159,11 +159,14 @@ static inline bool runq_empty(struct ringo__runq *q)
 
 /* Moves half the full queue plus f to the global queue. False if a thief
  * got there first (the queue is no longer full: retry the fast path). */
+#define container_of_runq(q) ((ringo__worker_t *)((char *)(q) - offsetof(ringo__worker_t, rq)))
+
 static bool runq_put_slow(ringo__runtime_t *rt, struct ringo__runq *q, ringo__fiber_t *f,
                           uint32_t h, uint32_t t)
 {
     enum { HALF = RINGO__RUNQ_SIZE / 2 };
-    ringo__fiber_t *batch[HALF + 1];
+    /* May run on a fiber's stack (spawn, ready): use the worker's scratch. */
+    ringo__fiber_t **batch = (ringo__fiber_t **)container_of_runq(q)->scratch;
     uint32_t n = (t - h) / 2;
     if (n != HALF)
         return false;

@@ -7,6 +7,8 @@
  * The fiber record sits at the top of its own stack: spawning allocates
  * nothing but a slot, and a dump finds every fiber by walking the slots.
  *
+ * Slots are carved a batch at a time into a worker's cache, and the batch's
+ * guards installed with one process_madvise() where the kernel allows.
  * Guards, chosen once per runtime (RINGO_STACK_GUARD=madvise|mprotect|canary
  * forces one, for tests):
  *   madvise   MADV_GUARD_INSTALL (Linux >= 6.13) adds no VMA, so a million
@@ -40,6 +42,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define CHUNK_BYTES (64u << 20)
@@ -96,6 +100,10 @@ int ringo__stacks_init(ringo__runtime_t *rt)
      * plenty for the program's own mappings. */
     rt->mprotect_budget = max_maps > 16384 ? (size_t)(max_maps - 16384) / 2 : 0;
 
+    /* A pidfd on ourselves lets one process_madvise() guard a batch of
+     * stacks (the kernel takes guard advice that way since 6.13). */
+    rt->pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+
     const char *force = getenv("RINGO_STACK_GUARD");
     if (force && strcmp(force, "mprotect") == 0)
         rt->guard_mode = RINGO__GUARD_MPROTECT;
@@ -121,6 +129,9 @@ void ringo__stacks_fini(ringo__runtime_t *rt)
 #endif
     for (size_t i = 0; i < n; i++)
         munmap(rt->chunks[i].base, rt->chunks[i].nslots * rt->stack_size);
+    if (rt->pidfd >= 0)
+        close(rt->pidfd);
+    rt->pidfd = -1;
     free(rt->chunks);
     free(rt->warm);
     free(rt->cold);
@@ -136,56 +147,93 @@ static void warn_unguarded(ringo__runtime_t *rt)
                         "new fiber stacks are checked by canary only\n");
 }
 
-/* Called with stack_lock held, for the slot just carved at index idx of the
- * newest chunk. Degrades the guard mode when the kernel refuses. */
-static void install_guard(ringo__runtime_t *rt, size_t ci, size_t idx, char *slot)
+/* Marks a chunk's slots from idx on as unguarded; stack_lock held. */
+static void mark_unguarded(size_t ci, size_t idx)
 {
-    if (rt->guard_mode == RINGO__GUARD_MADVISE) {
-        if (madvise(slot, rt->page_size, MADV_GUARD_INSTALL) == 0)
-            return;
-        rt->guard_mode = RINGO__GUARD_MPROTECT;
-    }
-    if (rt->guard_mode == RINGO__GUARD_MPROTECT) {
-        if (rt->mprotect_budget > 0 && mprotect(slot, rt->page_size, PROT_NONE) == 0) {
-            rt->mprotect_budget--;
-            return;
-        }
-        rt->guard_mode = RINGO__GUARD_CANARY;
-        warn_unguarded(rt);
-    }
     if (unguarded_from[ci] > idx)
         unguarded_from[ci] = idx;
 }
 
-/* A never-used slot; NULL when the address space or chunk table ran out. */
-static char *carve(ringo__runtime_t *rt)
+/* Carves up to want never-used slots (stack_lock held), noting each one's
+ * chunk and index. NULL slots: the address space or chunk table ran out. */
+static size_t carve_locked(ringo__runtime_t *rt, char **out, size_t *ci, size_t *idx, size_t want)
 {
-    size_t n = atomic_load_explicit(&rt->nchunks, memory_order_relaxed);
-    struct ringo__stack_chunk *c = n ? &rt->chunks[n - 1] : NULL;
-    if (!c || atomic_load_explicit(&c->carved, memory_order_relaxed) == c->nslots) {
-        if (n == RINGO__MAX_CHUNKS)
-            return NULL;
-        size_t nslots = CHUNK_BYTES / rt->stack_size;
-        if (nslots == 0)
-            nslots = 1;
-        char *base = mmap(NULL, nslots * rt->stack_size, PROT_READ | PROT_WRITE,
-                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (base == MAP_FAILED)
-            return NULL;
-        /* A huge page would commit 32 stacks at once. */
-        madvise(base, nslots * rt->stack_size, MADV_NOHUGEPAGE);
-        c = &rt->chunks[n];
-        c->base = base;
-        c->nslots = nslots;
-        atomic_store_explicit(&c->carved, 0, memory_order_relaxed);
-        unguarded_from[n] = SIZE_MAX;
-        atomic_store_explicit(&rt->nchunks, n + 1, memory_order_release);
+    size_t got = 0;
+    while (got < want) {
+        size_t n = atomic_load_explicit(&rt->nchunks, memory_order_relaxed);
+        struct ringo__stack_chunk *c = n ? &rt->chunks[n - 1] : NULL;
+        if (!c || atomic_load_explicit(&c->carved, memory_order_relaxed) == c->nslots) {
+            if (n == RINGO__MAX_CHUNKS)
+                break;
+            size_t nslots = CHUNK_BYTES / rt->stack_size;
+            if (nslots == 0)
+                nslots = 1;
+            char *base = mmap(NULL, nslots * rt->stack_size, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+            if (base == MAP_FAILED)
+                break;
+            /* A huge page would commit 32 stacks at once. */
+            madvise(base, nslots * rt->stack_size, MADV_NOHUGEPAGE);
+            c = &rt->chunks[n];
+            c->base = base;
+            c->nslots = nslots;
+            atomic_store_explicit(&c->carved, 0, memory_order_relaxed);
+            unguarded_from[n] = SIZE_MAX;
+            atomic_store_explicit(&rt->nchunks, n + 1, memory_order_release);
+            n++;
+        }
+        size_t i = atomic_load_explicit(&c->carved, memory_order_relaxed);
+        out[got] = c->base + i * rt->stack_size;
+        ci[got] = n - 1;
+        idx[got] = i;
+        got++;
+        /* Published as carved now (dumps read zeroed headers as FREE);
+         * the guard goes in before anyone runs on the slot. */
+        atomic_store_explicit(&c->carved, i + 1, memory_order_release);
     }
-    size_t idx = atomic_load_explicit(&c->carved, memory_order_relaxed);
-    char *slot = c->base + idx * rt->stack_size;
-    install_guard(rt, (size_t)(c - rt->chunks), idx, slot);
-    atomic_store_explicit(&c->carved, idx + 1, memory_order_release);
-    return slot;
+    return got;
+}
+
+/* Installs the guard pages of freshly carved slots, outside the lock: one
+ * process_madvise() for the whole batch where the kernel takes guard
+ * advice that way, else one madvise() each; degrades the mode when the
+ * kernel refuses (mode changes take stack_lock). */
+static void guard_batch(ringo__runtime_t *rt, ringo__worker_t *w, char **slots, const size_t *ci,
+                        const size_t *idx, size_t n)
+{
+    size_t done = 0;
+    if (atomic_load(&rt->guard_mode) == RINGO__GUARD_MADVISE) {
+        if (rt->pidfd >= 0 && w) {
+            _Static_assert(sizeof(w->scratch_iov[0]) == sizeof(struct iovec), "iovec layout");
+            struct iovec *iov = (struct iovec *)w->scratch_iov;
+            for (size_t i = 0; i < n; i++)
+                iov[i] = (struct iovec){.iov_base = slots[i], .iov_len = rt->page_size};
+            long r = syscall(SYS_process_madvise, rt->pidfd, iov, n, MADV_GUARD_INSTALL, 0);
+            if (r > 0)
+                done = (size_t)r / rt->page_size;
+        }
+        while (done < n && madvise(slots[done], rt->page_size, MADV_GUARD_INSTALL) == 0)
+            done++;
+        if (done == n)
+            return;
+        pthread_mutex_lock(&rt->stack_lock);
+        if (atomic_load(&rt->guard_mode) == RINGO__GUARD_MADVISE)
+            atomic_store(&rt->guard_mode, RINGO__GUARD_MPROTECT);
+        pthread_mutex_unlock(&rt->stack_lock);
+    }
+    pthread_mutex_lock(&rt->stack_lock);
+    for (; done < n; done++) {
+        if (atomic_load(&rt->guard_mode) == RINGO__GUARD_MPROTECT) {
+            if (rt->mprotect_budget > 0 && mprotect(slots[done], rt->page_size, PROT_NONE) == 0) {
+                rt->mprotect_budget--;
+                continue;
+            }
+            atomic_store(&rt->guard_mode, RINGO__GUARD_CANARY);
+            warn_unguarded(rt);
+        }
+        mark_unguarded(ci[done], idx[done]);
+    }
+    pthread_mutex_unlock(&rt->stack_lock);
 }
 
 static bool slot_guarded(const ringo__runtime_t *rt, const char *slot)
@@ -213,41 +261,63 @@ static bool push_list(char ***list, size_t *n, size_t *cap, char *slot)
     return true;
 }
 
+/* Refills w's cache (or, for a plain thread, takes one slot) from the warm
+ * list, then the cold list, then by carving a batch. */
+static char *refill(ringo__runtime_t *rt, ringo__worker_t *w)
+{
+    /* Runs on a fiber's stack: big arrays live in the worker (a plain
+     * thread takes one slot). */
+    size_t want = w ? TRANSFER : 1;
+    char *one[1];
+    size_t one_ci[1], one_idx[1];
+    char **batch = w ? (char **)w->scratch : one;
+    size_t *ci = w ? w->scratch_ci : one_ci, *idx = w ? w->scratch_idx : one_idx;
+    size_t got = 0, carved = 0;
+    pthread_mutex_lock(&rt->stack_lock);
+    while (got < want && rt->nwarm)
+        batch[got++] = rt->warm[--rt->nwarm];
+    if (rt->nwarm < rt->warm_low)
+        rt->warm_low = rt->nwarm;
+    while (got < want && rt->ncold)
+        batch[got++] = rt->cold[--rt->ncold];
+    if (!got)
+        got = carved = carve_locked(rt, batch, ci, idx, want);
+    pthread_mutex_unlock(&rt->stack_lock);
+    if (carved)
+        guard_batch(rt, w, batch, ci, idx, carved);
+    if (!got)
+        return NULL;
+    for (size_t i = 1; i < got; i++)
+        w->stack_cache[w->stack_cached++] = batch[i];
+    return batch[0];
+}
+
 ringo__fiber_t *ringo__stack_get(ringo__runtime_t *rt, ringo__worker_t *w)
 {
-    char *slot = NULL;
-    if (w && w->stack_cached) {
+    char *slot;
+    if (w && w->stack_cached)
         slot = w->stack_cache[--w->stack_cached];
-    } else {
-        pthread_mutex_lock(&rt->stack_lock);
-        /* Refill the worker's cache in one trip: warm stacks first. */
-        if (rt->nwarm) {
-            slot = rt->warm[--rt->nwarm];
-            if (rt->nwarm < rt->warm_low)
-                rt->warm_low = rt->nwarm;
-        } else if (rt->ncold)
-            slot = rt->cold[--rt->ncold];
-        while (w && slot && rt->nwarm && w->stack_cached < TRANSFER)
-            w->stack_cache[w->stack_cached++] = rt->warm[--rt->nwarm];
-        if (rt->nwarm < rt->warm_low)
-            rt->warm_low = rt->nwarm;
-        if (!slot)
-            slot = carve(rt);
-        pthread_mutex_unlock(&rt->stack_lock);
-        if (!slot)
-            return NULL;
-    }
+    else if (!(slot = refill(rt, w)))
+        return NULL;
     ringo__fiber_t *f = slot_fiber(rt, slot);
     char *lo = slot + rt->page_size;
     RINGO_ASAN_UNPOISON(lo, (size_t)((char *)f - lo) + sizeof(*f));
     /* ThreadSanitizer's fiber contexts are costly to make (hundreds of KiB
      * each): a slot keeps its context for life. The fiber that used it
      * before is over, so nothing is lost by the new one inheriting it. */
+#ifdef RINGO_TSAN
     void *tsan_fiber = f->tsan_fiber;
     memset(f, 0, sizeof(*f));
     f->tsan_fiber = tsan_fiber ? tsan_fiber : RINGO_TSAN_CREATE();
+#else
+    /* Write first: reading a never-touched page maps the zero page, and the
+     * write after it would cost a copy-on-write fault and a TLB shootdown
+     * to every core running this process. */
+    memset(f, 0, sizeof(*f));
+#endif
     f->stack_lo = lo;
-    if (rt->guard_mode == RINGO__GUARD_CANARY && !slot_guarded(rt, slot)) {
+    if (atomic_load_explicit(&rt->guard_mode, memory_order_relaxed) == RINGO__GUARD_CANARY &&
+        !slot_guarded(rt, slot)) {
         f->flags |= RINGO__FIBER_CANARY;
         *(uint64_t *)lo = RINGO__CANARY;
     }
@@ -263,8 +333,10 @@ void ringo__stack_put(ringo__runtime_t *rt, ringo__worker_t *w, ringo__fiber_t *
         return;
     }
 
-    /* Hand this slot and half the cache to the global pool. */
-    char *batch[TRANSFER + 1];
+    /* Hand this slot and half the cache to the global pool (the batch in
+     * the worker's scratch: this may run on a fiber's stack). */
+    char *one[1];
+    char **batch = w ? (char **)w->scratch : one;
     size_t nb = 0;
     batch[nb++] = slot;
     while (w && nb <= TRANSFER && w->stack_cached > TRANSFER)

@@ -183,6 +183,16 @@ int64_t ringo__timers_next(ringo__worker_t *w)
 
 void ringo__timers_free(ringo__worker_t *w)
 {
+    /* Unlink every pending timer, so a later stop or free of it is a
+     * harmless no-op, and release the ones the runtime owns. */
+    int32_t n = atomic_load(&w->ntimers);
+    for (int32_t i = 0; i < n; i++) {
+        ringo__timer_t *t = w->heap[i];
+        t->heap_index = -1;
+        __atomic_store_n(&t->heap, NULL, __ATOMIC_RELEASE);
+        if (t->dispose)
+            t->dispose(t);
+    }
     free(w->heap);
     w->heap = NULL;
     w->heap_cap = 0;
