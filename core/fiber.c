@@ -403,14 +403,16 @@ void ringo__block_forever(const char *reason)
 
 uint32_t ringo__rand(uint32_t n)
 {
-    static _Thread_local uint64_t state;
-    if (!state)
-        state = (uint64_t)(uintptr_t)&state ^ (uint64_t)ringo__now() ^ 0x9E3779B97F4A7C15ull;
-    uint64_t x = state;
+    static _Thread_local uint64_t thread_state;
+    ringo__worker_t *w = ringo__self();
+    uint64_t *state = w ? &w->rng : &thread_state;
+    if (!*state)
+        *state = (uint64_t)(uintptr_t)state ^ (uint64_t)ringo__now() ^ 0x9E3779B97F4A7C15ull;
+    uint64_t x = *state;
     x ^= x >> 12;
     x ^= x << 25;
     x ^= x >> 27;
-    state = x;
+    *state = x;
     /* Lemire's multiply-shift: unbiased enough for n far below 2^32. */
     return (uint32_t)(((x * 0x2545F4914F6CDD1Dull) >> 32) * (uint64_t)n >> 32);
 }

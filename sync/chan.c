@@ -179,11 +179,20 @@ size_t ringo_chan_cap(ringo_chan_t *c)
     return c ? c->cap : 0;
 }
 
+/* A plain thread using channels can wake fibers at any time from outside
+ * the runtime's view: once one does, deadlock verdicts are off. */
+static inline void note_caller(void)
+{
+    if (RINGO__UNLIKELY(!ringo__self()) && ringo__rt)
+        atomic_store_explicit(&ringo__rt->external, 1, memory_order_relaxed);
+}
+
 /* ---- send ---------------------------------------------------------------------------- */
 
 /* 0 sent, -EAGAIN would block (only when !block). Panics on a closed c. */
 static int chan_send(ringo_chan_t *c, const void *ep, bool block)
 {
+    note_caller();
     if (!c) {
         if (!block)
             return -EAGAIN;
@@ -247,6 +256,7 @@ int ringo_chan_try_send(ringo_chan_t *c, const void *ep)
 /* 1 got a value, 0 closed and drained (*ep zeroed), -EAGAIN would block. */
 static int chan_recv(ringo_chan_t *c, void *ep, bool block)
 {
+    note_caller();
     if (!c) {
         if (!block)
             return -EAGAIN;
@@ -301,6 +311,7 @@ int ringo_chan_try_recv(ringo_chan_t *c, void *ep)
 
 void ringo_chan_close(ringo_chan_t *c)
 {
+    note_caller();
     if (!c)
         ringo_panic("close of nil channel");
     ringo__spin_lock(&c->lock);

@@ -50,8 +50,11 @@ static void poll_complete(ringo__op_t *op, int32_t res, uint32_t flags)
     (void)flags;
     struct select_poll *p = (struct select_poll *)op;
     int expect = POLL_ARMED;
-    if (!atomic_compare_exchange_strong(&p->state, &expect, POLL_FIRING)) {
-        free(p);                /* the select left; nobody else will */
+    if (!atomic_compare_exchange_strong(&p->state, &expect, POLL_FIRING) ||
+        atomic_load(&ringo__rt->stopping)) {
+        /* The select left (or was abandoned at shutdown): nobody else will
+         * free the record. */
+        free(p);
         return;
     }
     ringo__select_t *sel = p->sel;
@@ -198,8 +201,12 @@ int ringo_select(ringo_case_t *cases, size_t n)
     }
     if (n > 65536)
         return -EINVAL;
-    if (nfd && !ringo__current())
-        return -ENOTSUP;        /* fd cases need a worker's ring */
+    if (!ringo__current()) {
+        if (nfd)
+            return -ENOTSUP;    /* fd cases need a worker's ring */
+        if (ringo__rt)          /* see note_caller() in chan.c */
+            atomic_store_explicit(&ringo__rt->external, 1, memory_order_relaxed);
+    }
 
     /* Scratch: small selects live on the stack (a fiber's stack is small;
      * no VLAs), big ones on the heap. */
@@ -260,7 +267,18 @@ int ringo_select(ringo_case_t *cases, size_t n)
     for (size_t i = 0; i < n; i++)
         if (is_chan_case(&cases[i]))
             chans[ls.n++] = cases[i].ch;
-    qsort(chans, ls.n, sizeof(*chans), cmp_chan);
+    if (ls.n <= 16) {
+        /* Insertion sort: no call per comparison for the usual handful. */
+        for (size_t i = 1; i < ls.n; i++) {
+            ringo_chan_t *c = chans[i];
+            size_t j = i;
+            for (; j > 0 && (uintptr_t)chans[j - 1] > (uintptr_t)c; j--)
+                chans[j] = chans[j - 1];
+            chans[j] = c;
+        }
+    } else {
+        qsort(chans, ls.n, sizeof(*chans), cmp_chan);
+    }
     size_t u = 0;
     for (size_t i = 0; i < ls.n; i++)
         if (u == 0 || chans[u - 1] != chans[i])

@@ -66,6 +66,13 @@ static void after_fire(ringo__timer_t *t)
     free(a);
 }
 
+static void after_dispose(ringo__timer_t *t)
+{
+    struct after *a = t->arg;
+    ringo_chan_unref(a->ch);
+    free(a);
+}
+
 ringo_chan_t *ringo_after(ringo_duration_t d)
 {
     ringo__worker_t *w = home_worker();
@@ -80,6 +87,7 @@ ringo_chan_t *ringo_after(ringo_duration_t d)
     a->t.heap_index = -1;
     a->t.when = deadline(d);
     a->t.fire = after_fire;
+    a->t.dispose = after_dispose;
     a->t.arg = a;
     ringo__timer_add(w, &a->t);
     return ch;
