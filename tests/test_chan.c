@@ -163,9 +163,10 @@ struct fifo {
 
 static void fifo_sender(void *arg)
 {
-    struct fifo *f = arg;
-    for (int i = 0; i < f->n; i++)
-        ringo_chan_send(f->ch, &i);
+    /* Copy out first: once the last value is received, main reuses *f. */
+    struct fifo f = *(struct fifo *)arg;
+    for (int i = 0; i < f.n; i++)
+        ringo_chan_send(f.ch, &i);
 }
 
 /* TestChan "Send 100 integers, ensure that we receive them non-corrupted in
