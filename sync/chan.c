@@ -34,7 +34,7 @@ void ringo__waitq_enqueue(struct waitq *q, ringo__sudog_t *s)
     if (q->last)
         q->last->next = s;
     else
-        q->first = s;
+        __atomic_store_n(&q->first, s, __ATOMIC_RELAXED);   /* select peeks at it */
     q->last = s;
     s->queued = true;
 }
@@ -46,7 +46,7 @@ void ringo__waitq_remove(struct waitq *q, ringo__sudog_t *s)
     if (s->prev)
         s->prev->next = s->next;
     else
-        q->first = s->next;
+        __atomic_store_n(&q->first, s->next, __ATOMIC_RELAXED);
     if (s->next)
         s->next->prev = s->prev;
     else
@@ -114,7 +114,7 @@ void ringo__chan_buf_put(ringo_chan_t *c, const void *ep)
         memcpy(ringo__chan_slot(c, c->sendx), ep, c->elem_size);
     if (++c->sendx == c->cap)
         c->sendx = 0;
-    c->count++;
+    __atomic_store_n(&c->count, c->count + 1, __ATOMIC_RELAXED);
 }
 
 void ringo__chan_buf_take(ringo_chan_t *c, void *ep)
@@ -124,7 +124,7 @@ void ringo__chan_buf_take(ringo_chan_t *c, void *ep)
         memcpy(ep, slot, c->elem_size);
     if (++c->recvx == c->cap)
         c->recvx = 0;
-    c->count--;
+    __atomic_store_n(&c->count, c->count - 1, __ATOMIC_RELAXED);
 }
 
 /* ---- life cycle ---------------------------------------------------------------------- */
@@ -319,7 +319,7 @@ void ringo_chan_close(ringo_chan_t *c)
         ringo__spin_unlock(&c->lock);
         ringo_panic("close of closed channel");
     }
-    c->closed = true;
+    __atomic_store_n(&c->closed, true, __ATOMIC_RELAXED);
 
     /* Everyone blocked here wakes: receivers with zero values and false,
      * senders to panic. Chain them (dequeued sudogs are free to relink),

@@ -38,6 +38,8 @@ struct waitq {
     ringo__sudog_t *first, *last;
 };
 
+/* count, closed and the queues' first pointers are written with relaxed
+ * atomic stores (under the lock) so select can peek at them unlocked. */
 struct ringo_chan {
     ringo__spinlock_t lock;     /* protects every field below and the sudogs queued here */
     size_t count;               /* elements in buf */

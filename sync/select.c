@@ -1,6 +1,9 @@
 /* sync/select.c - Go's select over channels, fds and a timeout.
  *
- * Pass 1 (all involved channels locked, in address order): visit the cases
+ * Pass 0 peeks at each case unlocked, in a random order, and tries the first
+ * that looks ready under that channel's lock alone (the common case: no
+ * other lock taken). Only when nothing looked ready does
+ * pass 1 (all involved channels locked, in address order) visit the cases
  * in a random permutation and take the first that can proceed; this is what
  * makes the choice among ready cases uniform. fd cases were checked just
  * before with one poll(2) of timeout 0 (only when the select has any).
@@ -92,6 +95,18 @@ static int cmp_chan(const void *a, const void *b)
 {
     uintptr_t x = (uintptr_t) * (ringo_chan_t *const *)a, y = (uintptr_t) * (ringo_chan_t *const *)b;
     return x < y ? -1 : x > y;
+}
+
+/* Could this channel case proceed? An unlocked guess (see pass 0). */
+static bool maybe_ready(const ringo_case_t *cs)
+{
+    ringo_chan_t *c = cs->ch;
+    if (__atomic_load_n(&c->closed, __ATOMIC_RELAXED))
+        return true;
+    size_t count = __atomic_load_n(&c->count, __ATOMIC_RELAXED);
+    if (cs->kind == RINGO_CASE_RECV)
+        return count > 0 || __atomic_load_n(&c->sendq.first, __ATOMIC_RELAXED) != NULL;
+    return count < c->cap || __atomic_load_n(&c->recvq.first, __ATOMIC_RELAXED) != NULL;
 }
 
 struct lockset {
@@ -260,6 +275,41 @@ int ringo_select(ringo_case_t *cases, size_t n)
         }
         if (pfd != pfd_small)
             free(pfd);
+    }
+
+    /* ---- pass 0: peek unlocked, lock one channel at a time ----
+     * A case that looks ready is tried under its own lock alone; the usual
+     * select (something is ready) never takes the other locks. Relaxed
+     * peeks suffice: a case made ready before this select started (in
+     * happens-before order) is seen, so a ready case never loses to
+     * default. Whatever raced in meanwhile is caught by pass 1. */
+    for (size_t k = 0; k < n; k++) {
+        int i = order[k];
+        ringo_case_t *cs = &cases[i];
+        if (!is_chan_case(cs)) {
+            if ((cs->kind == RINGO_CASE_TIMEOUT && cs->timeout <= 0) ||
+                ((cs->kind == RINGO_CASE_READABLE || cs->kind == RINGO_CASE_WRITABLE) && fd_ready[i])) {
+                free(heap);
+                return i;
+            }
+            continue;
+        }
+        if (!maybe_ready(cs))
+            continue;
+        struct lockset one = {&cs->ch, 1};
+        ringo__wait_t *wake = NULL;
+        ringo__spin_lock(&cs->ch->lock);
+        if (try_case(cs, &one, &wake, fd_ready, i)) {
+            if (wake)
+                ringo__unblock(wake);
+            free(heap);
+            return i;
+        }
+        ringo__spin_unlock(&cs->ch->lock);
+    }
+    if (dflt >= 0) {
+        free(heap);
+        return dflt;
     }
 
     /* The channels, sorted and unique: the lock order. */
