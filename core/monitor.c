@@ -33,7 +33,7 @@
 
 #define BUSY_PERIOD (1 * RINGO_MILLISECOND)
 #define IDLE_PERIOD (20 * RINGO_MILLISECOND)
-#define SCAVENGE_PERIOD (100 * RINGO_MILLISECOND)
+#define SCAVENGE_PERIOD (1000 * RINGO_MILLISECOND)
 
 static void futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t ns)
 {

@@ -23,7 +23,7 @@
  * The pool: each worker keeps up to RINGO__STACK_CACHE free slots, touched
  * by its own thread only; past that, half move to the global warm list in
  * one trip. Warm slots keep their pages. The monitor calls
- * ringo__stacks_scavenge() periodically (Go's scavenger): warm slots that
+ * ringo__stacks_scavenge() every second (Go's scavenger is lazier still): warm slots that
  * stayed unused for a whole period, beyond WARM_MAX, are given back with MADV_DONTNEED - merged into
  * one call per run of adjacent slots; guard pages survive it - and kept as
  * cold slots. So a burst of a million fibers does not pin its memory once it

@@ -42,8 +42,10 @@ static void reuse_main(void *arg)
         wait_for(n);
         while (ringo_num_fibers() > 1)
             ringo_sleep(RINGO_MILLISECOND);
-        /* The monitor trims surplus pooled stacks every 100 ms. */
-        ringo_sleep(250 * RINGO_MILLISECOND);
+        /* The monitor trims pooled stacks that stayed idle for a whole
+         * scavenge period (a second); run two periods' worth now. */
+        ringo__stacks_scavenge(ringo__rt);
+        ringo__stacks_scavenge(ringo__rt);
         rss_after[round] = resident_bytes();
     }
 }
