@@ -78,7 +78,6 @@ static _Noreturn void stack_overflow(const ringo__fiber_t *f)
 
 void ringo__switch(ringo__worker_t *w, ringo__fiber_t *from, ringo__fiber_t *to, int action)
 {
-    ringo__runtime_t *rt = ringo__rt;
     if (from && RINGO__UNLIKELY(from->flags & RINGO__FIBER_CANARY) &&
         *(const uint64_t *)from->stack_lo != RINGO__CANARY)
         stack_overflow(from);
@@ -104,7 +103,6 @@ void ringo__switch(ringo__worker_t *w, ringo__fiber_t *from, ringo__fiber_t *to,
                                 w->sched_stack_lo, w->sched_stack_size);
         RINGO_TSAN_SWITCH(w->tsan_sched_fiber);
     }
-    (void)rt;
     ringo__ctx_switch(from ? &from->sp : &w->sched_sp, load);
 
     /* Resumed, perhaps on another worker. */
@@ -225,7 +223,6 @@ int ringo__spawn_main(ringo__runtime_t *rt, void (*fn)(void *), void *arg)
 
 static _Noreturn void fiber_exit(void)
 {
-    ringo__runtime_t *rt = ringo__rt;
     ringo__worker_t *w = ringo__self();
     ringo__fiber_t *f = atomic_load_explicit(&w->current, memory_order_relaxed);
 
@@ -233,7 +230,6 @@ static _Noreturn void fiber_exit(void)
         atomic_load_explicit(&w->exited, memory_order_relaxed) + 1, memory_order_relaxed);
     atomic_store_explicit(&f->state, RINGO__FIBER_DEAD, memory_order_release);
     ringo__switch(w, f, ringo__sched_next_local(w), RINGO__POST_EXIT);
-    (void)rt;
     __builtin_unreachable();
 }
 

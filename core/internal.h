@@ -17,11 +17,16 @@
  *   bug in the caller and throws.
  *
  * Lock order (outermost first); no other nesting exists:
+ *   sync/: channel locks (several only in select, in address order)
+ *          > nothing: select drops them before arming timers or polls
+ *   sync/: a ringo_timer's lock > w->timer_lock
  *   rt->stack_lock  >  nothing      (stack pool, chunk table)
  *   rt->global_lock >  nothing      (global run queue)
  *   w->timer_lock   >  nothing      (one worker's timer heap)
  *   w->cq_lock      >  nothing      (reaping one worker's CQ: owner or monitor)
- * Timers and completions are fired after their lock is dropped.
+ *   w->inbox_lock   >  nothing      (cancel requests for w's ring)
+ * Timers and completions are fired, and waiters woken, after their lock is
+ * dropped.
  *
  * Thread-locals: a fiber can resume on another worker, so code never keeps
  * the address of a thread-local across a switch. The current worker is read
