@@ -24,29 +24,7 @@
  *
  * Go twin: bench/go/after_loop (GOMAXPROCS=1).
  */
-#include <ringo.h>
-
-#include <errno.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-/* BENCH_N if set (for quick smoke runs), else def. */
-static int64_t bench_n(int64_t def)
-{
-    const char *s = getenv("BENCH_N");
-    if (s == NULL || *s == '\0')
-        return def;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v <= 0) {
-        fprintf(stderr, "after_loop: bad BENCH_N '%s'\n", s);
-        exit(2);
-    }
-    return v;
-}
+#include "bench.h"
 
 static int64_t n_iters;
 
@@ -103,28 +81,14 @@ static void bench_main(void *arg)
 int main(void)
 {
     n_iters = bench_n(1000000);
-
-    int rc = ringo_run(NULL, bench_main, NULL);
-    if (rc != 0) {
-        fprintf(stderr, "after_loop: ringo_run: %s\n", strerror(-rc));
-        return 1;
-    }
-    if (fail_rc != 0) {
-        fprintf(stderr, "after_loop: iteration %lld: %s: %s\n",
-                (long long)failed_at, fail_what, strerror(-fail_rc));
-        return 1;
-    }
-    if (timed_out_at >= 0) {
-        fprintf(stderr, "after_loop: iteration %lld: the 1 s timer fired before "
-                "the ready channel was taken\n", (long long)timed_out_at);
-        return 1;
-    }
-    int64_t want = n_iters * (n_iters - 1) / 2;
-    if (sum != want) {
-        fprintf(stderr, "after_loop: sum %lld, want %lld\n", (long long)sum, (long long)want);
-        return 1;
-    }
-    printf("# iterations %lld, total %.1f ms\n", (long long)n_iters, (double)elapsed_ns / 1e6);
-    printf("after_loop: %.1f ns/iter\n", (double)elapsed_ns / (double)n_iters);
+    bench_run(bench_main);
+    if (fail_rc != 0)
+        bench_fail("iteration %lld: %s: %s", (long long)failed_at, fail_what, strerror(-fail_rc));
+    if (timed_out_at >= 0)
+        bench_fail("iteration %lld: the 1 s timer fired before the ready channel was taken",
+                   (long long)timed_out_at);
+    bench_check_sum(sum, bench_triangle(n_iters));
+    printf("# iterations %lld, total %.1f ms\n", (long long)n_iters, bench_ms(elapsed_ns));
+    bench_result("%.1f ns/iter", (double)elapsed_ns / (double)n_iters);
     return 0;
 }

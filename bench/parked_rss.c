@@ -14,32 +14,11 @@
  * Go twin: bench/go/parked_rss (goroutines in time.Sleep(time.Hour),
  * GOMAXPROCS=2).
  */
-#include <ringo.h>
+#include "bench.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
-
-/* BENCH_N if set (for quick smoke runs), else def. */
-static int64_t bench_n(int64_t def)
-{
-    const char *s = getenv("BENCH_N");
-    if (s == NULL || *s == '\0')
-        return def;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v <= 0) {
-        fprintf(stderr, "parked_rss: bad BENCH_N '%s'\n", s);
-        exit(2);
-    }
-    return v;
-}
 
 /*
  * Resident set in bytes, or -1 on error. Plain read(2) rather than stdio:
@@ -105,24 +84,13 @@ static void bench_main(void *arg)
 int main(void)
 {
     n_fibers = bench_n(1000000);
-
-    int rc = ringo_run(NULL, bench_main, NULL);
-    if (rc != 0) {
-        fprintf(stderr, "parked_rss: ringo_run: %s\n", strerror(-rc));
-        return 1;
-    }
-    if (spawn_rc != 0) {
-        fprintf(stderr, "parked_rss: ringo_go failed at fiber %lld: %s\n",
-                (long long)spawn_failed_at, strerror(-spawn_rc));
-        return 1;
-    }
-    if (rss_before < 0 || rss_after < 0) {
-        fprintf(stderr, "parked_rss: cannot read /proc/self/statm\n");
-        return 1;
-    }
+    bench_run(bench_main);
+    bench_check_spawn(spawn_rc, spawn_failed_at);
+    if (rss_before < 0 || rss_after < 0)
+        bench_fail("cannot read /proc/self/statm");
     const double mib = 1024.0 * 1024.0;
     printf("# fibers %lld, rss before %.1f MiB, after %.1f MiB\n",
            (long long)n_fibers, (double)rss_before / mib, (double)rss_after / mib);
-    printf("parked_rss: %.0f bytes/fiber\n", (double)(rss_after - rss_before) / (double)n_fibers);
+    bench_result("%.0f bytes/fiber", (double)(rss_after - rss_before) / (double)n_fibers);
     return 0;
 }

@@ -24,32 +24,10 @@
  *
  * Go twin: bench/go/select4 (a four-case select statement, GOMAXPROCS=2).
  */
-#include <ringo.h>
-
-#include <errno.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "bench.h"
 
 #define CHANNELS 4
 #define CAPACITY 128
-
-/* BENCH_N if set (for quick smoke runs), else def. */
-static int64_t bench_n(int64_t def)
-{
-    const char *s = getenv("BENCH_N");
-    if (s == NULL || *s == '\0')
-        return def;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v <= 0) {
-        fprintf(stderr, "select4: bad BENCH_N '%s'\n", s);
-        exit(2);
-    }
-    return v;
-}
 
 struct producer_arg {
     ringo_chan_t *ch;
@@ -129,35 +107,19 @@ out:
 int main(void)
 {
     n_msgs = bench_n(4000000);
-
-    int rc = ringo_run(NULL, bench_main, NULL);
-    if (rc != 0) {
-        fprintf(stderr, "select4: ringo_run: %s\n", strerror(-rc));
-        return 1;
-    }
-    if (fail_rc != 0) {
-        fprintf(stderr, "select4: %s: %s\n", fail_what, strerror(-fail_rc));
-        return 1;
-    }
-    if (not_ok != 0) {
-        fprintf(stderr, "select4: %lld receives reported a closed channel\n", (long long)not_ok);
-        return 1;
-    }
+    bench_run(bench_main);
+    bench_check_rc(fail_rc, fail_what);
+    if (not_ok != 0)
+        bench_fail("%lld receives reported a closed channel", (long long)not_ok);
     for (int c = 0; c < CHANNELS; c++) {
         int64_t want = n_msgs * (c + 1) / CHANNELS - n_msgs * c / CHANNELS;
-        if (count[c] != want) {
-            fprintf(stderr, "select4: channel %d delivered %lld, want %lld\n",
-                    c, (long long)count[c], (long long)want);
-            return 1;
-        }
+        if (count[c] != want)
+            bench_fail("channel %d delivered %lld, want %lld", c, (long long)count[c],
+                       (long long)want);
     }
-    int64_t want = n_msgs * (n_msgs - 1) / 2;
-    if (sum != want) {
-        fprintf(stderr, "select4: sum %lld, want %lld\n", (long long)sum, (long long)want);
-        return 1;
-    }
+    bench_check_sum(sum, bench_triangle(n_msgs));
     printf("# selects %lld over %d channels of capacity %d, total %.1f ms\n",
-           (long long)n_msgs, CHANNELS, CAPACITY, (double)elapsed_ns / 1e6);
-    printf("select4: %.1f ns/select\n", (double)elapsed_ns / (double)n_msgs);
+           (long long)n_msgs, CHANNELS, CAPACITY, bench_ms(elapsed_ns));
+    bench_result("%.1f ns/select", (double)elapsed_ns / (double)n_msgs);
     return 0;
 }

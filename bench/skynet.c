@@ -15,32 +15,11 @@
  *
  * Go twin: bench/go/skynet (GOMAXPROCS=2).
  */
-#include <ringo.h>
+#include "bench.h"
 
-#include <errno.h>
 #include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #define DIV 10
-
-/* BENCH_N if set (for quick smoke runs), else def. */
-static int64_t bench_n(int64_t def)
-{
-    const char *s = getenv("BENCH_N");
-    if (s == NULL || *s == '\0')
-        return def;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v <= 0) {
-        fprintf(stderr, "skynet: bad BENCH_N '%s'\n", s);
-        exit(2);
-    }
-    return v;
-}
 
 /*
  * A node's arguments, passed by value with ringo_go_copy: each child gets
@@ -146,29 +125,17 @@ int main(void)
         if (p == n_leaves)
             break;
         if (p > n_leaves / DIV) {
-            fprintf(stderr, "skynet: BENCH_N %lld is not a power of %d\n",
+            fprintf(stderr, BENCH_NAME ": BENCH_N %lld is not a power of %d\n",
                     (long long)n_leaves, DIV);
             return 2;
         }
     }
 
-    int rc = ringo_run(NULL, bench_main, NULL);
-    if (rc != 0) {
-        fprintf(stderr, "skynet: ringo_run: %s\n", strerror(-rc));
-        return 1;
-    }
-    if (atomic_load(&fail_rc) != 0) {
-        fprintf(stderr, "skynet: %s: %s\n", atomic_load(&fail_what),
-                strerror(-atomic_load(&fail_rc)));
-        return 1;
-    }
-    int64_t want = n_leaves * (n_leaves - 1) / 2;
-    if (total != want) {
-        fprintf(stderr, "skynet: sum %lld, want %lld\n", (long long)total, (long long)want);
-        return 1;
-    }
+    bench_run(bench_main);
+    bench_check_rc(atomic_load(&fail_rc), atomic_load(&fail_what));
+    bench_check_sum(total, bench_triangle(n_leaves));
     printf("# leaves %lld, fibers %lld, %.1f ns/fiber\n", (long long)n_leaves,
            (long long)fibers, (double)elapsed_ns / (double)fibers);
-    printf("skynet: %.1f ms\n", (double)elapsed_ns / 1e6);
+    bench_result("%.1f ms", bench_ms(elapsed_ns));
     return 0;
 }

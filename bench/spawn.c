@@ -10,30 +10,9 @@
  *
  * Go twin: bench/go/spawn (goroutines, runtime.Gosched, sync/atomic).
  */
-#include <ringo.h>
+#include "bench.h"
 
-#include <errno.h>
 #include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-/* BENCH_N if set (for quick smoke runs), else def. */
-static int64_t bench_n(int64_t def)
-{
-    const char *s = getenv("BENCH_N");
-    if (s == NULL || *s == '\0')
-        return def;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v <= 0) {
-        fprintf(stderr, "spawn: bad BENCH_N '%s'\n", s);
-        exit(2);
-    }
-    return v;
-}
 
 static int64_t n_fibers;
 static _Atomic int64_t sum;
@@ -71,24 +50,10 @@ static void bench_main(void *arg)
 int main(void)
 {
     n_fibers = bench_n(1000000);
-
-    int rc = ringo_run(NULL, bench_main, NULL);
-    if (rc != 0) {
-        fprintf(stderr, "spawn: ringo_run: %s\n", strerror(-rc));
-        return 1;
-    }
-    if (spawn_rc != 0) {
-        fprintf(stderr, "spawn: ringo_go failed at fiber %lld: %s\n",
-                (long long)spawn_failed_at, strerror(-spawn_rc));
-        return 1;
-    }
-    int64_t got = atomic_load(&sum);
-    int64_t want = n_fibers * (n_fibers - 1) / 2;
-    if (got != want) {
-        fprintf(stderr, "spawn: sum %lld, want %lld\n", (long long)got, (long long)want);
-        return 1;
-    }
-    printf("# fibers %lld, total %.1f ms\n", (long long)n_fibers, (double)elapsed_ns / 1e6);
-    printf("spawn: %.1f ns/fiber\n", (double)elapsed_ns / (double)n_fibers);
+    bench_run(bench_main);
+    bench_check_spawn(spawn_rc, spawn_failed_at);
+    bench_check_sum(atomic_load(&sum), bench_triangle(n_fibers));
+    printf("# fibers %lld, total %.1f ms\n", (long long)n_fibers, bench_ms(elapsed_ns));
+    bench_result("%.1f ns/fiber", (double)elapsed_ns / (double)n_fibers);
     return 0;
 }

@@ -14,30 +14,9 @@
  * Go twin: bench/go/wake (time.Sleep, a goroutine storing a monotonic
  * timestamp, a spin on sync/atomic, GOMAXPROCS=2).
  */
-#include <ringo.h>
+#include "bench.h"
 
-#include <errno.h>
 #include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-/* BENCH_N if set (for quick smoke runs), else def. */
-static int64_t bench_n(int64_t def)
-{
-    const char *s = getenv("BENCH_N");
-    if (s == NULL || *s == '\0')
-        return def;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v <= 0) {
-        fprintf(stderr, "wake: bad BENCH_N '%s'\n", s);
-        exit(2);
-    }
-    return v;
-}
 
 /*
  * A wake that takes this long means nobody was woken; fail instead of
@@ -110,38 +89,24 @@ int main(void)
 {
     k_iters = bench_n(2000);
     lat = calloc((size_t)k_iters, sizeof *lat);
-    if (lat == NULL) {
-        fprintf(stderr, "wake: out of memory\n");
-        return 1;
-    }
+    if (lat == NULL)
+        bench_fail("out of memory");
 
-    int rc = ringo_run(NULL, bench_main, NULL);
-    if (rc != 0) {
-        fprintf(stderr, "wake: ringo_run: %s\n", strerror(-rc));
-        return 1;
-    }
-    if (spawn_rc != 0) {
-        fprintf(stderr, "wake: iteration %lld: ringo_go: %s\n",
-                (long long)failed_at, strerror(-spawn_rc));
-        return 1;
-    }
-    if (failed_at >= 0) {
-        fprintf(stderr, "wake: iteration %lld: fiber not started after %lld ms "
-                "(idle worker never woken?)\n",
-                (long long)failed_at, (long long)(GIVE_UP / RINGO_MILLISECOND));
-        return 1;
-    }
+    bench_run(bench_main);
+    if (spawn_rc != 0)
+        bench_fail("iteration %lld: ringo_go: %s", (long long)failed_at, strerror(-spawn_rc));
+    if (failed_at >= 0)
+        bench_fail("iteration %lld: fiber not started after %lld ms (idle worker never woken?)",
+                   (long long)failed_at, (long long)(GIVE_UP / RINGO_MILLISECOND));
     int64_t got = atomic_load(&ran);
-    if (got != k_iters) {
-        fprintf(stderr, "wake: %lld fibers ran, want %lld\n", (long long)got, (long long)k_iters);
-        return 1;
-    }
+    if (got != k_iters)
+        bench_fail("%lld fibers ran, want %lld", (long long)got, (long long)k_iters);
     qsort(lat, (size_t)k_iters, sizeof *lat, cmp_i64);
     printf("# iterations %lld\n", (long long)k_iters);
     printf("# p50 %lld p90 %lld p99 %lld max %lld ns\n",
            (long long)pct(lat, k_iters, 50), (long long)pct(lat, k_iters, 90),
            (long long)pct(lat, k_iters, 99), (long long)lat[k_iters - 1]);
-    printf("wake: %lld ns\n", (long long)pct(lat, k_iters, 50));
+    bench_result("%lld ns", (long long)pct(lat, k_iters, 50));
     free(lat);
     return 0;
 }

@@ -10,30 +10,9 @@
  * Go twin: bench/go/yield (two goroutines calling runtime.Gosched,
  * GOMAXPROCS=1).
  */
-#include <ringo.h>
+#include "bench.h"
 
-#include <errno.h>
 #include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-/* BENCH_N if set (for quick smoke runs), else def. */
-static int64_t bench_n(int64_t def)
-{
-    const char *s = getenv("BENCH_N");
-    if (s == NULL || *s == '\0')
-        return def;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v <= 0) {
-        fprintf(stderr, "yield: bad BENCH_N '%s'\n", s);
-        exit(2);
-    }
-    return v;
-}
 
 static int64_t m_yields;
 static _Atomic int child_done;
@@ -77,23 +56,13 @@ static void bench_main(void *arg)
 int main(void)
 {
     m_yields = bench_n(5000000);
-
-    int rc = ringo_run(NULL, bench_main, NULL);
-    if (rc != 0) {
-        fprintf(stderr, "yield: ringo_run: %s\n", strerror(-rc));
-        return 1;
-    }
-    if (spawn_rc != 0) {
-        fprintf(stderr, "yield: ringo_go: %s\n", strerror(-spawn_rc));
-        return 1;
-    }
+    bench_run(bench_main);
+    bench_check_rc(spawn_rc, "ringo_go");
     /* child_count is only valid if the child finished; check the flag too. */
-    if (!atomic_load(&child_done) || main_count != m_yields || child_count != m_yields) {
-        fprintf(stderr, "yield: main counted %lld, child %lld, want %lld each\n",
-                (long long)main_count, (long long)child_count, (long long)m_yields);
-        return 1;
-    }
-    printf("# yields %lld per side, total %.1f ms\n", (long long)m_yields, (double)elapsed_ns / 1e6);
-    printf("yield: %.1f ns/switch\n", (double)elapsed_ns / (double)(2 * m_yields));
+    if (!atomic_load(&child_done) || main_count != m_yields || child_count != m_yields)
+        bench_fail("main counted %lld, child %lld, want %lld each", (long long)main_count,
+                   (long long)child_count, (long long)m_yields);
+    printf("# yields %lld per side, total %.1f ms\n", (long long)m_yields, bench_ms(elapsed_ns));
+    bench_result("%.1f ns/switch", (double)elapsed_ns / (double)(2 * m_yields));
     return 0;
 }

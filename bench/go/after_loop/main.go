@@ -17,27 +17,15 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"strconv"
 	"time"
+
+	"ringo/bench"
 )
 
-// benchN returns BENCH_N if set (for quick smoke runs), else def.
-func benchN(def int64) int64 {
-	s := os.Getenv("BENCH_N")
-	if s == "" {
-		return def
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v <= 0 {
-		fmt.Fprintf(os.Stderr, "after_loop: bad BENCH_N %q\n", s)
-		os.Exit(2)
-	}
-	return v
-}
+const prog bench.Program = "after_loop"
 
 func main() {
-	n := benchN(1000000)
+	n := prog.N(1000000)
 	ch := make(chan int64, 1)
 	var sum int64
 	timedOutAt := int64(-1)
@@ -57,14 +45,10 @@ loop:
 	elapsed := time.Since(t0)
 
 	if timedOutAt >= 0 {
-		fmt.Fprintf(os.Stderr, "after_loop: iteration %d: the 1 s timer fired before "+
-			"the ready channel was taken\n", timedOutAt)
-		os.Exit(1)
+		prog.Failf("iteration %d: the 1 s timer fired before "+
+			"the ready channel was taken", timedOutAt)
 	}
-	if want := n * (n - 1) / 2; sum != want {
-		fmt.Fprintf(os.Stderr, "after_loop: sum %d, want %d\n", sum, want)
-		os.Exit(1)
-	}
-	fmt.Printf("# iterations %d, total %.1f ms\n", n, float64(elapsed.Nanoseconds())/1e6)
-	fmt.Printf("after_loop: %.1f ns/iter\n", float64(elapsed.Nanoseconds())/float64(n))
+	prog.CheckSum(sum, bench.Triangle(n))
+	fmt.Printf("# iterations %d, total %.1f ms\n", n, bench.Ms(elapsed))
+	prog.Resultf("%.1f ns/iter", bench.Per(elapsed, n))
 }

@@ -15,45 +15,32 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"ringo/bench"
 )
 
-// benchN returns BENCH_N if set (for quick smoke runs), else def.
-func benchN(def int64) int64 {
-	s := os.Getenv("BENCH_N")
-	if s == "" {
-		return def
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v <= 0 {
-		fmt.Fprintf(os.Stderr, "parked_rss: bad BENCH_N %q\n", s)
-		os.Exit(2)
-	}
-	return v
-}
+const prog bench.Program = "parked_rss"
 
 // rssBytes reads the resident set from /proc/self/statm (second field, in
 // pages), the same source the C side uses.
 func rssBytes() int64 {
 	b, err := os.ReadFile("/proc/self/statm")
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "parked_rss: %v\n", err)
-		os.Exit(1)
+		prog.Failf("%v", err)
 	}
 	f := strings.Fields(string(b))
 	if len(f) < 2 {
-		fmt.Fprintf(os.Stderr, "parked_rss: malformed statm %q\n", b)
-		os.Exit(1)
+		prog.Failf("malformed statm %q", b)
 	}
 	pages, err := strconv.ParseInt(f[1], 10, 64)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "parked_rss: malformed statm %q\n", b)
-		os.Exit(1)
+		prog.Failf("malformed statm %q", b)
 	}
 	return pages * int64(os.Getpagesize())
 }
 
 func main() {
-	n := benchN(1000000)
+	n := prog.N(1000000)
 	var started int64
 
 	before := rssBytes()
@@ -71,5 +58,5 @@ func main() {
 	const mib = 1 << 20
 	fmt.Printf("# fibers %d, rss before %.1f MiB, after %.1f MiB\n",
 		n, float64(before)/mib, float64(after)/mib)
-	fmt.Printf("parked_rss: %.0f bytes/fiber\n", float64(after-before)/float64(n))
+	prog.Resultf("%.0f bytes/fiber", float64(after-before)/float64(n))
 }

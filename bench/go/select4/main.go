@@ -12,32 +12,20 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"strconv"
 	"time"
+
+	"ringo/bench"
 )
+
+const prog bench.Program = "select4"
 
 const (
 	channels = 4
 	capacity = 128
 )
 
-// benchN returns BENCH_N if set (for quick smoke runs), else def.
-func benchN(def int64) int64 {
-	s := os.Getenv("BENCH_N")
-	if s == "" {
-		return def
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v <= 0 {
-		fmt.Fprintf(os.Stderr, "select4: bad BENCH_N %q\n", s)
-		os.Exit(2)
-	}
-	return v
-}
-
 func main() {
-	n := benchN(4000000)
+	n := prog.N(4000000)
 	var chans [channels]chan int64
 	for c := range chans {
 		chans[c] = make(chan int64, capacity)
@@ -72,15 +60,11 @@ func main() {
 
 	for c := int64(0); c < channels; c++ {
 		if want := n*(c+1)/channels - n*c/channels; count[c] != want {
-			fmt.Fprintf(os.Stderr, "select4: channel %d delivered %d, want %d\n", c, count[c], want)
-			os.Exit(1)
+			prog.Failf("channel %d delivered %d, want %d", c, count[c], want)
 		}
 	}
-	if want := n * (n - 1) / 2; sum != want {
-		fmt.Fprintf(os.Stderr, "select4: sum %d, want %d\n", sum, want)
-		os.Exit(1)
-	}
+	prog.CheckSum(sum, bench.Triangle(n))
 	fmt.Printf("# selects %d over %d channels of capacity %d, total %.1f ms\n",
-		n, channels, capacity, float64(elapsed.Nanoseconds())/1e6)
-	fmt.Printf("select4: %.1f ns/select\n", float64(elapsed.Nanoseconds())/float64(n))
+		n, channels, capacity, bench.Ms(elapsed))
+	prog.Resultf("%.1f ns/select", bench.Per(elapsed, n))
 }

@@ -14,25 +14,14 @@ package main
 import (
 	"fmt"
 	"os"
-	"strconv"
 	"time"
+
+	"ringo/bench"
 )
 
-const div = 10
+const prog bench.Program = "skynet"
 
-// benchN returns BENCH_N if set (for quick smoke runs), else def.
-func benchN(def int64) int64 {
-	s := os.Getenv("BENCH_N")
-	if s == "" {
-		return def
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v <= 0 {
-		fmt.Fprintf(os.Stderr, "skynet: bad BENCH_N %q\n", s)
-		os.Exit(2)
-	}
-	return v
-}
+const div = 10
 
 func skynet(out chan<- int64, num, size int64) {
 	if size == 1 {
@@ -52,7 +41,7 @@ func skynet(out chan<- int64, num, size int64) {
 }
 
 func main() {
-	n := benchN(1000000)
+	n := prog.N(1000000)
 	var fibers int64
 	for p := int64(1); ; p *= div {
 		fibers += p
@@ -60,7 +49,7 @@ func main() {
 			break
 		}
 		if p > n/div {
-			fmt.Fprintf(os.Stderr, "skynet: BENCH_N %d is not a power of %d\n", n, div)
+			fmt.Fprintf(os.Stderr, "%s: BENCH_N %d is not a power of %d\n", prog, n, div)
 			os.Exit(2)
 		}
 	}
@@ -71,11 +60,8 @@ func main() {
 	total := <-root
 	elapsed := time.Since(t0)
 
-	if want := n * (n - 1) / 2; total != want {
-		fmt.Fprintf(os.Stderr, "skynet: sum %d, want %d\n", total, want)
-		os.Exit(1)
-	}
+	prog.CheckSum(total, bench.Triangle(n))
 	fmt.Printf("# leaves %d, fibers %d, %.1f ns/fiber\n", n, fibers,
-		float64(elapsed.Nanoseconds())/float64(fibers))
-	fmt.Printf("skynet: %.1f ms\n", float64(elapsed.Nanoseconds())/1e6)
+		bench.Per(elapsed, fibers))
+	prog.Resultf("%.1f ms", bench.Ms(elapsed))
 }

@@ -9,29 +9,17 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"runtime"
-	"strconv"
 	"sync/atomic"
 	"time"
+
+	"ringo/bench"
 )
 
-// benchN returns BENCH_N if set (for quick smoke runs), else def.
-func benchN(def int64) int64 {
-	s := os.Getenv("BENCH_N")
-	if s == "" {
-		return def
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v <= 0 {
-		fmt.Fprintf(os.Stderr, "spawn: bad BENCH_N %q\n", s)
-		os.Exit(2)
-	}
-	return v
-}
+const prog bench.Program = "spawn"
 
 func main() {
-	n := benchN(1000000)
+	n := prog.N(1000000)
 	var sum, done int64
 
 	t0 := time.Now()
@@ -48,10 +36,7 @@ func main() {
 	}
 	elapsed := time.Since(t0)
 
-	if got, want := atomic.LoadInt64(&sum), n*(n-1)/2; got != want {
-		fmt.Fprintf(os.Stderr, "spawn: sum %d, want %d\n", got, want)
-		os.Exit(1)
-	}
-	fmt.Printf("# fibers %d, total %.1f ms\n", n, float64(elapsed.Nanoseconds())/1e6)
-	fmt.Printf("spawn: %.1f ns/fiber\n", float64(elapsed.Nanoseconds())/float64(n))
+	prog.CheckSum(atomic.LoadInt64(&sum), bench.Triangle(n))
+	fmt.Printf("# fibers %d, total %.1f ms\n", n, bench.Ms(elapsed))
+	prog.Resultf("%.1f ns/fiber", bench.Per(elapsed, n))
 }

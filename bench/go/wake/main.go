@@ -12,26 +12,14 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"sort"
-	"strconv"
 	"sync/atomic"
 	"time"
+
+	"ringo/bench"
 )
 
-// benchN returns BENCH_N if set (for quick smoke runs), else def.
-func benchN(def int64) int64 {
-	s := os.Getenv("BENCH_N")
-	if s == "" {
-		return def
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v <= 0 {
-		fmt.Fprintf(os.Stderr, "wake: bad BENCH_N %q\n", s)
-		os.Exit(2)
-	}
-	return v
-}
+const prog bench.Program = "wake"
 
 // A wake that takes this long means nobody was woken; fail instead of
 // spinning until the harness timeout.
@@ -54,7 +42,7 @@ func pct(sorted []int64, q int) int64 {
 }
 
 func main() {
-	k := benchN(2000)
+	k := prog.N(2000)
 	lat := make([]int64, k)
 	var wokeAt, ran int64
 
@@ -77,20 +65,18 @@ func main() {
 				break
 			}
 			if spins&0xfff == 0xfff && now()-t0 > int64(giveUp) {
-				fmt.Fprintf(os.Stderr, "wake: iteration %d: goroutine not started after %v\n", i, giveUp)
-				os.Exit(1)
+				prog.Failf("iteration %d: goroutine not started after %v", i, giveUp)
 			}
 		}
 		lat[i] = t - t0
 	}
 
 	if got := atomic.LoadInt64(&ran); got != k {
-		fmt.Fprintf(os.Stderr, "wake: %d goroutines ran, want %d\n", got, k)
-		os.Exit(1)
+		prog.Failf("%d goroutines ran, want %d", got, k)
 	}
 	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
 	fmt.Printf("# iterations %d\n", k)
 	fmt.Printf("# p50 %d p90 %d p99 %d max %d ns\n",
 		pct(lat, 50), pct(lat, 90), pct(lat, 99), lat[k-1])
-	fmt.Printf("wake: %d ns\n", pct(lat, 50))
+	prog.Resultf("%d ns", pct(lat, 50))
 }

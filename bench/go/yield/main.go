@@ -9,29 +9,17 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"runtime"
-	"strconv"
 	"sync/atomic"
 	"time"
+
+	"ringo/bench"
 )
 
-// benchN returns BENCH_N if set (for quick smoke runs), else def.
-func benchN(def int64) int64 {
-	s := os.Getenv("BENCH_N")
-	if s == "" {
-		return def
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v <= 0 {
-		fmt.Fprintf(os.Stderr, "yield: bad BENCH_N %q\n", s)
-		os.Exit(2)
-	}
-	return v
-}
+const prog bench.Program = "yield"
 
 func main() {
-	m := benchN(5000000)
+	m := prog.N(5000000)
 	var childDone int32
 	var childCount, mainCount int64
 
@@ -55,10 +43,9 @@ func main() {
 	elapsed := time.Since(t0)
 
 	if mainCount != m || childCount != m {
-		fmt.Fprintf(os.Stderr, "yield: main counted %d, child %d, want %d each\n",
+		prog.Failf("main counted %d, child %d, want %d each",
 			mainCount, childCount, m)
-		os.Exit(1)
 	}
-	fmt.Printf("# yields %d per side, total %.1f ms\n", m, float64(elapsed.Nanoseconds())/1e6)
-	fmt.Printf("yield: %.1f ns/switch\n", float64(elapsed.Nanoseconds())/float64(2*m))
+	fmt.Printf("# yields %d per side, total %.1f ms\n", m, bench.Ms(elapsed))
+	prog.Resultf("%.1f ns/switch", bench.Per(elapsed, 2*m))
 }

@@ -1,53 +1,37 @@
 /*
- * buffered_1x1: throughput of a buffered channel between one producer and
- * one consumer on two workers.
+ * buffered_1x1, buffered_4x4: throughput of one buffered channel between
+ * PRODUCERS producers and CONSUMERS consumers on two workers. This one
+ * source builds both programs (see bench/meson.build): buffered_1x1 with
+ * -DPRODUCERS=1 -DCONSUMERS=1, buffered_4x4 with -DPRODUCERS=4
+ * -DCONSUMERS=4.
  *
- * The channel carries int64 and has capacity 1024. The producer sends the
- * values 0..N-1 and then tells main on pdone how many it sent. The consumer
- * receives until the channel is closed and drained (RINGO_CHAN_FOREACH) and
- * sends its sum on results. Main, having spawned both, receives the
- * producer's count, closes the channel and receives the sum, which must be
- * N*(N-1)/2 (and the count N). No WaitGroup: completion goes over channels,
- * as in the Go twin (and as in bench/buffered_4x4.c, which this mirrors with
- * PRODUCERS = CONSUMERS = 1).
- * Reported: wall time (spawn to sum) / N ("buffered_1x1: X ns/msg").
+ * The channel carries int64 and has capacity 1024. Producer p sends the
+ * values [p*N/PRODUCERS, (p+1)*N/PRODUCERS), so together they send 0..N-1
+ * once each (a single producer sends them all), and then tells main on pdone
+ * how many it sent. Each consumer receives until the channel is closed and
+ * drained (RINGO_CHAN_FOREACH) and sends its (partial) sum on results. Main,
+ * having spawned them all, receives the producer counts, closes the channel,
+ * and adds up the consumer sums, which must come to N*(N-1)/2 (and the
+ * counts to N). No WaitGroup: completion goes over channels, as in the Go
+ * twins. Reported: wall time (spawn to last sum) / N
+ * ("buffered_1x1: X ns/msg", "buffered_4x4: X ns/msg").
  * Run with RINGO_WORKERS=2. BENCH_N overrides N (default 10,000,000).
  *
  * Channel lifetime: main owns all three channels and drops them only after
- * it has received the producer's count and the consumer's sum. Each fiber's
- * last use of a channel comes before the send main receives (a send is
- * complete once the receiver has the value), so no fiber touches a channel
- * after main drops it and none needs a reference of its own.
+ * it has received every producer's count and every consumer's sum. Each
+ * fiber's last use of a channel comes before the send main receives (a send
+ * is complete once the receiver has the value), so no fiber touches a
+ * channel after main drops it and none needs a reference of its own.
  *
- * Go twin: bench/go/buffered_1x1 (chan int64 of capacity 1024, GOMAXPROCS=2).
+ * Go twins: bench/go/buffered_1x1 and bench/go/buffered_4x4 (chan int64 of
+ * capacity 1024, GOMAXPROCS=2).
  */
-#include <ringo.h>
+#include "bench.h"
 
-#include <errno.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#define PRODUCERS 1
-#define CONSUMERS 1
+#if !defined(PRODUCERS) || !defined(CONSUMERS)
+#error "define PRODUCERS and CONSUMERS (see bench/meson.build)"
+#endif
 #define CAPACITY 1024
-
-/* BENCH_N if set (for quick smoke runs), else def. */
-static int64_t bench_n(int64_t def)
-{
-    const char *s = getenv("BENCH_N");
-    if (s == NULL || *s == '\0')
-        return def;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v <= 0) {
-        fprintf(stderr, "buffered_1x1: bad BENCH_N '%s'\n", s);
-        exit(2);
-    }
-    return v;
-}
 
 struct range {
     int64_t lo, hi;
@@ -151,28 +135,13 @@ out:
 int main(void)
 {
     n_msgs = bench_n(10000000);
-
-    int rc = ringo_run(NULL, bench_main, NULL);
-    if (rc != 0) {
-        fprintf(stderr, "buffered_1x1: ringo_run: %s\n", strerror(-rc));
-        return 1;
-    }
-    if (fail_rc != 0) {
-        fprintf(stderr, "buffered_1x1: %s: %s\n", fail_what, strerror(-fail_rc));
-        return 1;
-    }
-    if (sent != n_msgs) {
-        fprintf(stderr, "buffered_1x1: producers sent %lld, want %lld\n",
-                (long long)sent, (long long)n_msgs);
-        return 1;
-    }
-    int64_t want = n_msgs * (n_msgs - 1) / 2;
-    if (sum != want) {
-        fprintf(stderr, "buffered_1x1: sum %lld, want %lld\n", (long long)sum, (long long)want);
-        return 1;
-    }
+    bench_run(bench_main);
+    bench_check_rc(fail_rc, fail_what);
+    if (sent != n_msgs)
+        bench_fail("producers sent %lld, want %lld", (long long)sent, (long long)n_msgs);
+    bench_check_sum(sum, bench_triangle(n_msgs));
     printf("# messages %lld, producers %d, consumers %d, capacity %d, total %.1f ms\n",
-           (long long)n_msgs, PRODUCERS, CONSUMERS, CAPACITY, (double)elapsed_ns / 1e6);
-    printf("buffered_1x1: %.1f ns/msg\n", (double)elapsed_ns / (double)n_msgs);
+           (long long)n_msgs, PRODUCERS, CONSUMERS, CAPACITY, bench_ms(elapsed_ns));
+    bench_result("%.1f ns/msg", (double)elapsed_ns / (double)n_msgs);
     return 0;
 }

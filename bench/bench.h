@@ -1,0 +1,112 @@
+/*
+ * bench.h: the plumbing every benchmark program in bench/ shares.
+ *
+ * Each program is built with -DBENCH_NAME="<name>" (bench/meson.build), the
+ * name compare.py runs it under and the one its last line starts with:
+ * "<name>: VALUE UNIT". The helpers below prefix their messages with it, so
+ * one source can be built as two programs (pingpong and pingpong_x,
+ * buffered_1x1 and buffered_4x4).
+ *
+ * Conventions: a bad BENCH_N exits 2; any other failure (ringo_run, a failed
+ * call inside the benchmark, a wrong result) prints "<name>: ..." on stderr
+ * and exits 1; stdout gets only "# ..." detail lines and the result line.
+ */
+#ifndef RINGO_BENCH_H
+#define RINGO_BENCH_H
+
+#include <ringo.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef BENCH_NAME
+#error "define BENCH_NAME (bench/meson.build passes -DBENCH_NAME=\"<program>\")"
+#endif
+
+/* "<name>: <message>" on stderr, then exit(1). */
+__attribute__((format(printf, 1, 2)))
+static inline _Noreturn void bench_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs(BENCH_NAME ": ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+/* BENCH_N if set (for quick smoke runs), else def. */
+static inline int64_t bench_n(int64_t def)
+{
+    const char *s = getenv("BENCH_N");
+    if (s == NULL || *s == '\0')
+        return def;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v <= 0) {
+        fprintf(stderr, BENCH_NAME ": bad BENCH_N '%s'\n", s);
+        exit(2);
+    }
+    return v;
+}
+
+/* ringo_run(NULL, fn, NULL); exits 1 if the runtime itself fails. */
+static inline void bench_run(void (*fn)(void *))
+{
+    int rc = ringo_run(NULL, fn, NULL);
+    if (rc != 0)
+        bench_fail("ringo_run: %s", strerror(-rc));
+}
+
+/* The failure a benchmark recorded as (what, -errno), if any: exits 1. */
+static inline void bench_check_rc(int rc, const char *what)
+{
+    if (rc != 0)
+        bench_fail("%s: %s", what, strerror(-rc));
+}
+
+/* A ringo_go() that failed (rc) at the at-th fiber of a spawn loop: exits 1. */
+static inline void bench_check_spawn(int rc, int64_t at)
+{
+    if (rc != 0)
+        bench_fail("ringo_go failed at fiber %lld: %s", (long long)at, strerror(-rc));
+}
+
+/* Every benchmark checks a sum of 0..N-1 (or of its inputs): exits 1 if off. */
+static inline void bench_check_sum(int64_t got, int64_t want)
+{
+    if (got != want)
+        bench_fail("sum %lld, want %lld", (long long)got, (long long)want);
+}
+
+/* n*(n-1)/2, the sum of 0..n-1. */
+static inline int64_t bench_triangle(int64_t n)
+{
+    return n * (n - 1) / 2;
+}
+
+/* Nanoseconds as milliseconds, for the "# ... total X ms" detail lines. */
+static inline double bench_ms(int64_t ns)
+{
+    return (double)ns / 1e6;
+}
+
+/* The result line, always last: "<name>: VALUE UNIT". */
+__attribute__((format(printf, 1, 2)))
+static inline void bench_result(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs(BENCH_NAME ": ", stdout);
+    vprintf(fmt, ap);
+    putchar('\n');
+    va_end(ap);
+}
+
+#endif
