@@ -42,6 +42,12 @@ BENCHMARKS = [
     ("select4", 2, True, "faster"),
     ("after_loop", 1, True, "faster"),
     ("skynet", 2, True, "faster"),
+    ("mutex", 2, True, "faster"),
+    ("rwmutex", 2, True, "faster"),
+    ("waitgroup", 2, True, "faster"),
+    ("ctx_cancel", 2, True, "faster"),
+    ("syncmap", 2, True, "faster"),
+    ("lockedmap", 2, True, "faster"),
 ]
 
 RUN_TIMEOUT_S = 300

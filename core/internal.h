@@ -438,6 +438,9 @@ struct io_uring_sqe *ringo__ring_sqe(ringo__worker_t *w);
 int ringo__monitor_start(ringo__runtime_t *rt);
 void ringo__monitor_stop(ringo__runtime_t *rt);
 void ringo__monitor_kick(ringo__runtime_t *rt);
+/* A hook the monitor calls every few seconds, for layers above core/ (sync/
+ * registers sync.Pool's aging here; core/ knows nothing of pools). */
+extern void (*_Atomic ringo__periodic_hook)(void);
 
 /* ---- panics and dumps (panic.c) -------------------------------------------- */
 _Noreturn void ringo__throw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -11,7 +11,9 @@
  * and wakes idle workers to run them. It repeats every period while the hog
  * lasts, so a sleeper on a hogged worker is late by about one period.
  *
- * Every SCAVENGE_PERIOD it also trims surplus pooled stacks (stack.c).
+ * Every SCAVENGE_PERIOD it also trims surplus pooled stacks (stack.c), and
+ * every HOOK_PERIOD it calls ringo__periodic_hook, through which sync/ ages
+ * its pools (standing in for the GC that clears Go's).
  *
  * The monitor polls every millisecond while any worker runs fibers and
  * every 20 ms when all are idle; a futex lets shutdown end its wait.
@@ -34,6 +36,9 @@
 #define BUSY_PERIOD (1 * RINGO_MILLISECOND)
 #define IDLE_PERIOD (20 * RINGO_MILLISECOND)
 #define SCAVENGE_PERIOD (1000 * RINGO_MILLISECOND)
+#define HOOK_PERIOD (5 * RINGO_SECOND)
+
+void (*_Atomic ringo__periodic_hook)(void);
 
 static void futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t ns)
 {
@@ -70,12 +75,18 @@ static void *monitor_main(void *arg)
         free(since);
         return NULL;
     }
-    int64_t last_scavenge = ringo__now();
+    int64_t last_scavenge = ringo__now(), last_age = last_scavenge;
     while (!atomic_load(&rt->stopping)) {
         int64_t now = ringo__now();
         if (now - last_scavenge >= SCAVENGE_PERIOD) {
             ringo__stacks_scavenge(rt);
             last_scavenge = now;
+        }
+        if (now - last_age >= HOOK_PERIOD) {
+            void (*hook)(void) = atomic_load(&ringo__periodic_hook);
+            if (hook)
+                hook();
+            last_age = now;
         }
         bool busy = false;
         for (unsigned i = 0; i < rt->nworkers; i++) {

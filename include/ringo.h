@@ -10,5 +10,7 @@
 #include <ringo/time.h>
 #include <ringo/runtime.h>
 #include <ringo/chan.h>
+#include <ringo/sync.h>
+#include <ringo/context.h>
 
 #endif
