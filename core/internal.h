@@ -309,6 +309,7 @@ struct ringo__runtime {
     _Atomic unsigned nspinning;         /* workers looking for work */
     _Atomic int external;               /* a plain thread touched the runtime:
                                            deadlock detection is off */
+    int baseline_threads;               /* threads in the process at ringo_run */
     _Atomic uint64_t rescue_seq;        /* odd while the monitor moves fibers */
     _Atomic bool main_exited;           /* main called ringo_exit */
     _Atomic uint64_t ext_spawned, ext_exited;
@@ -451,5 +452,7 @@ void ringo__altstack_fini(ringo__worker_t *w);
 void ringo__check_deadlock(ringo__runtime_t *rt);
 
 int64_t ringo__now(void);
+/* Threads in this process now (/proc/self/task), or a huge number if unknown. */
+int ringo__count_threads(void);
 
 #endif

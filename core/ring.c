@@ -315,8 +315,9 @@ void ringo__ring_poll(ringo__worker_t *w)
         RINGO__STAT_INC(w, submits);
         io_uring_get_events(&w->ring);
     }
-    if (io_uring_cq_ready(&w->ring))
-        ringo__ring_reap(w);
+    /* Not io_uring_cq_ready(): it reads the CQ head outside cq_lock, which
+     * the monitor may be advancing. The reap looks under the lock. */
+    ringo__ring_reap(w);
 }
 
 void ringo__ring_wait(ringo__worker_t *w, int64_t timeout_ns)
@@ -332,8 +333,12 @@ void ringo__ring_wait(ringo__worker_t *w, int64_t timeout_ns)
     RINGO__STAT_INC(w, submits);
     w->sq_pending = 0;
     /* One io_uring_enter: submits what is queued and waits. -ETIME and
-     * -EINTR are ordinary outcomes here. */
+     * -EINTR are ordinary outcomes here. liburing peeks at the CQ head
+     * inside, so hold cq_lock: the monitor only ever try-locks it (and has
+     * no reason to rescue a worker that sleeps). */
+    ringo__spin_lock(&w->cq_lock);
     (void)io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, tsp, NULL);
+    ringo__spin_unlock(&w->cq_lock);
     ringo__ring_reap(w);
 }
 

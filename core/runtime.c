@@ -20,6 +20,7 @@
 #include "internal.h"
 #include "sanitizer.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <hwloc.h>
 #include <stdio.h>
@@ -37,6 +38,19 @@ static _Atomic int running;
 const char *ringo_version(void)
 {
     return RINGO_VERSION_STRING;
+}
+
+int ringo__count_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return 1 << 30;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
 }
 
 /* ---- topology ------------------------------------------------------------------- */
@@ -233,6 +247,7 @@ int ringo_run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg)
     ret = ringo__ring_probe(rt);
     if (ret < 0)
         goto out;
+    rt->baseline_threads = ringo__count_threads();
 
     have_topo = topology_load(&topo) == 0;
     unsigned ncores = have_topo ? topo.ncores : 0;

@@ -426,6 +426,11 @@ void ringo__check_deadlock(ringo__runtime_t *rt)
     }
     if (atomic_load(&rt->rescue_seq) != seq || atomic_load(&rt->nidle) != rt->nworkers)
         return;
+    /* A thread started since ringo_run (a plain pthread the program made)
+     * may yet send on a channel or ready a fiber without having touched
+     * the runtime so far: no verdict while one exists. */
+    if (ringo__count_threads() > rt->baseline_threads + (int)rt->nworkers + 1)
+        return;
     if (ringo_num_fibers() == 0 && atomic_load(&rt->main_exited))
         ringo__throw("no fibers (main called ringo_exit) - deadlock!");
     ringo__throw("all fibers are asleep - deadlock!");

@@ -419,6 +419,10 @@ static bool watch_remove(ringo_ctx_t *c, ringo__ctx_watch_t *w)
     return listed;
 }
 
+/* Ids for registrations that never reach a list. */
+#define ID_NEVER (UINT64_MAX - 1)       /* a context that cannot be cancelled */
+#define ID_STARTED UINT64_MAX           /* already cancelled: fn started at once */
+
 uint64_t ringo_ctx_after_func(ringo_ctx_t *ctx, void (*fn)(void *), void *arg)
 {
     ringo_ctx_t *c = cancel_ancestor(ctx);
@@ -429,12 +433,12 @@ uint64_t ringo_ctx_after_func(ringo_ctx_t *ctx, void (*fn)(void *), void *arg)
     w->arg = arg;
     if (!c) {                   /* never cancelled: never runs */
         free(w);
-        return UINT64_MAX;
+        return ID_NEVER;
     }
     if (!watch_add(c, w)) {
         start_after_func(w);    /* already cancelled: at once */
         free(w);
-        return UINT64_MAX;
+        return ID_STARTED;
     }
     return w->id;
 }
@@ -442,8 +446,8 @@ uint64_t ringo_ctx_after_func(ringo_ctx_t *ctx, void (*fn)(void *), void *arg)
 bool ringo_ctx_after_func_stop(ringo_ctx_t *ctx, uint64_t id)
 {
     ringo_ctx_t *c = cancel_ancestor(ctx);
-    if (!c)
-        return false;
+    if (!c || id == ID_NEVER || id == ID_STARTED)
+        return id == ID_NEVER;  /* Go: stopping one that could never run "stopped" it */
     ringo__spin_lock(&c->lock);
     ringo__ctx_watch_t *w = c->watches;
     while (w && !(w->id == id && !w->internal))

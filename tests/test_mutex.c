@@ -295,10 +295,27 @@ static void test_mutex_unlock_unlocked_panics(void **state)
 
 /* ---- Mutex: plain threads ------------------------------------------------------------------ */
 
+/* A pthread the runtime has not heard from yet is invisible to its deadlock
+ * check, which could then call a fiber waiting for that thread deadlocked:
+ * each thread first says hello on a channel (a channel call from outside
+ * the runtime turns the check off), and the fiber that started it polls
+ * for the hellos, without parking, before it blocks (test_chan.c's
+ * await_thread). */
+static void await_hellos(ringo_chan_t *hello, int n)
+{
+    for (int got = 0; got < n;) {
+        if (ringo_chan_try_recv(hello, NULL) == 0)
+            got++;
+        else
+            ringo_yield();
+    }
+}
+
 struct mixed {
     ringo_mutex_t mu;
     long value;                 /* guarded by mu */
     long per_fiber, per_thread;
+    ringo_chan_t *hello;
     ringo_chan_t *done;
 };
 
@@ -318,6 +335,7 @@ static void mixed_fiber(void *arg)
 static void *mixed_thread(void *arg)
 {
     struct mixed *m = arg;
+    signal_done(m->hello);
     for (long i = 0; i < m->per_thread; i++) {
         if (i % 5 == 0) {
             while (!ringo_mutex_trylock(&m->mu))
@@ -339,11 +357,13 @@ static void mixed_main(void *arg)
 {
     (void)arg;
     struct mixed m = {.mu = {{0}}, .per_fiber = iters(1000), .per_thread = iters(20000),
+                      .hello = ringo_chan_make(sizeof(int), 4),
                       .done = ringo_chan_make(sizeof(int), 4)};
     enum { NTHREADS = 2, NFIBERS = 100 };
     pthread_t th[NTHREADS];
     for (int i = 0; i < NTHREADS; i++)
         assert_int_equal(pthread_create(&th[i], NULL, mixed_thread, &m), 0);
+    await_hellos(m.hello, NTHREADS);
     for (int i = 0; i < NFIBERS; i++)
         assert_int_equal(ringo_go(mixed_fiber, &m), 0);
     await_done(m.done, NTHREADS + NFIBERS);
@@ -352,6 +372,7 @@ static void mixed_main(void *arg)
     ringo_mutex_lock(&m.mu);
     assert_int_equal(m.value, NFIBERS * m.per_fiber + NTHREADS * m.per_thread);
     ringo_mutex_unlock(&m.mu);
+    ringo_chan_unref(m.hello);
     ringo_chan_unref(m.done);
 }
 
@@ -529,6 +550,7 @@ struct hammer {
     atomic_int errors;
     long shared;                /* written under the write lock, read under the read lock */
     long iterations;
+    ringo_chan_t *hello;        /* the pthread's hello (see mixed_thread) */
     ringo_chan_t *cdone;
 };
 
@@ -589,6 +611,7 @@ static void hammer_writer(void *arg)
 static void *hammer_thread(void *arg)
 {
     struct hammer *h = arg;
+    signal_done(h->hello);
     /* One pthread both reads and writes, blocking on the futex path. */
     for (long i = 0; i < h->iterations; i++) {
         if (i % 2)
@@ -612,6 +635,7 @@ static void hammer_main(void *arg)
     for (size_t k = 0; k < sizeof(readers) / sizeof(readers[0]); k++) {
         for (int with_thread = 0; with_thread < 2; with_thread++) {
             struct hammer h = {.rw = {{0}}, .iterations = iters(1000),
+                               .hello = ringo_chan_make(sizeof(int), 1),
                                .cdone = ringo_chan_make(sizeof(int), 4)};
             int nr = readers[k], i;
             pthread_t th;
@@ -621,8 +645,10 @@ static void hammer_main(void *arg)
             assert_int_equal(ringo_go(hammer_writer, &h), 0);
             for (; i < nr; i++)
                 assert_int_equal(ringo_go(hammer_reader, &h), 0);
-            if (with_thread)
+            if (with_thread) {
                 assert_int_equal(pthread_create(&th, NULL, hammer_thread, &h), 0);
+                await_hellos(h.hello, 1);
+            }
             await_done(h.cdone, 2 + nr + with_thread);
             if (with_thread)
                 pthread_join(th, NULL);
@@ -631,6 +657,7 @@ static void hammer_main(void *arg)
             ringo_rwmutex_rlock(&h.rw);
             assert_int_equal(h.shared, 2 * h.iterations + (with_thread ? h.iterations / 2 : 0));
             ringo_rwmutex_runlock(&h.rw);
+            ringo_chan_unref(h.hello);
             ringo_chan_unref(h.cdone);
         }
     }

@@ -28,6 +28,22 @@ static void await_done(ringo_chan_t *done, long n)
     }
 }
 
+/* A pthread the runtime has not heard from yet is invisible to its deadlock
+ * check, which could then call a fiber waiting for that thread deadlocked:
+ * each thread first says hello on a channel (a channel call from outside
+ * the runtime turns the check off), and the fiber that started it polls
+ * for the hellos, without parking, before it blocks (test_chan.c's
+ * await_thread). */
+static void await_hellos(ringo_chan_t *hello, int n)
+{
+    for (int got = 0; got < n;) {
+        if (ringo_chan_try_recv(hello, NULL) == 0)
+            got++;
+        else
+            ringo_yield();
+    }
+}
+
 /* ---- WaitGroup: fan-out ------------------------------------------------------------------------ */
 
 struct fan {
@@ -228,7 +244,7 @@ static void thread_wait_main(void *arg)
         ringo_waitgroup_add(&t.wg, (int)t.n);
         pthread_t th;
         assert_int_equal(pthread_create(&th, NULL, thread_waiter, &t), 0);
-        await_done(t.hello, 1);
+        await_hellos(t.hello, 1);
         for (long i = 0; i < t.n; i++)
             assert_int_equal(ringo_go(thwait_fiber, &t), 0);
         ringo_waitgroup_wait(&t.wg);
@@ -254,6 +270,7 @@ struct once_test {
     atomic_int runs;            /* how many times fn ran */
     int value;                  /* plain: written by fn, read by every caller after once_do */
     atomic_int errors;
+    ringo_chan_t *hello;        /* the pthreads' hellos */
     ringo_chan_t *done;
 };
 
@@ -276,6 +293,7 @@ static void once_caller(void *arg)
 
 static void *once_thread(void *arg)
 {
+    signal_done(((struct once_test *)arg)->hello);
     once_caller(arg);
     return NULL;
 }
@@ -287,7 +305,8 @@ static void once_main(void *arg)
     (void)arg;
     const long n = live_cap(1000);
     enum { NTHREADS = 2 };
-    struct once_test o = {.once = {{0}}, .done = ringo_chan_make(sizeof(int), 16)};
+    struct once_test o = {.once = {{0}}, .hello = ringo_chan_make(sizeof(int), NTHREADS),
+                          .done = ringo_chan_make(sizeof(int), 16)};
     pthread_t th[NTHREADS];
     for (long i = 0; i < n; i++) {
         assert_int_equal(ringo_go(once_caller, &o), 0);
@@ -295,6 +314,7 @@ static void once_main(void *arg)
             for (int k = 0; k < NTHREADS; k++)
                 assert_int_equal(pthread_create(&th[k], NULL, once_thread, &o), 0);
     }
+    await_hellos(o.hello, NTHREADS);
     await_done(o.done, n + NTHREADS);
     for (int k = 0; k < NTHREADS; k++)
         pthread_join(th[k], NULL);
@@ -304,6 +324,7 @@ static void once_main(void *arg)
     /* Later calls do nothing. */
     ringo_once_do(&o.once, once_fn, &o);
     assert_int_equal(atomic_load(&o.runs), 1);
+    ringo_chan_unref(o.hello);
     ringo_chan_unref(o.done);
 }
 
@@ -358,6 +379,7 @@ struct bcast {
     bool ready;                 /* guarded by mu */
     int waiting;                /* guarded by mu: waiters that reached the loop */
     int woke;                   /* guarded by mu */
+    ringo_chan_t *hello;        /* the pthreads' hellos */
     ringo_chan_t *done;
 };
 
@@ -375,6 +397,7 @@ static void bcast_waiter(void *arg)
 
 static void *bcast_thread(void *arg)
 {
+    signal_done(((struct bcast *)arg)->hello);
     bcast_waiter(arg);
     return NULL;
 }
@@ -387,7 +410,8 @@ static void bcast_main(void *arg)
     (void)arg;
     enum { NTHREADS = 2 };
     const int n = 100;
-    struct bcast b = {.mu = {{0}}, .cond = {{0}}, .done = ringo_chan_make(sizeof(int), 16)};
+    struct bcast b = {.mu = {{0}}, .cond = {{0}}, .hello = ringo_chan_make(sizeof(int), NTHREADS),
+                      .done = ringo_chan_make(sizeof(int), 16)};
     for (int round = 0; round < 3; round++) {
         ringo_mutex_lock(&b.mu);
         b.ready = false;
@@ -398,6 +422,7 @@ static void bcast_main(void *arg)
             assert_int_equal(ringo_go(bcast_waiter, &b), 0);
         for (int k = 0; k < NTHREADS; k++)
             assert_int_equal(pthread_create(&th[k], NULL, bcast_thread, &b), 0);
+        await_hellos(b.hello, NTHREADS);
         /* A waiter counts itself under mu and holds mu until wait releases
          * it: once we hold mu and see them all, they are all in wait. */
         for (;;) {
@@ -418,6 +443,7 @@ static void bcast_main(void *arg)
         assert_int_equal(b.woke, n + NTHREADS);
         ringo_mutex_unlock(&b.mu);
     }
+    ringo_chan_unref(b.hello);
     ringo_chan_unref(b.done);
 }
 

@@ -1,0 +1,2 @@
+#include <ringo.h>
+int main(void){return 0;}
