@@ -244,7 +244,7 @@ struct ringo__worker {
     ringo__spinlock_t cq_lock RINGO__ALIGNED;
     struct io_uring ring;
     bool ring_ready;
-    int ring_fd;
+    _Atomic int ring_fd;                /* -1 once the ring is gone (read by wakers) */
     int wake_efd;                       /* eventfd wake-up, when ring-less MSG_RING is missing */
     _Atomic int efd_rearm;              /* its multishot poll ended; the owner re-arms */
     unsigned sq_pending;                /* SQEs prepared, not yet submitted */

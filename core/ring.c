@@ -133,7 +133,7 @@ int ringo__ring_init(ringo__worker_t *w)
     if (ret < 0)
         return ret;
     w->ring_ready = true;
-    w->ring_fd = w->ring.ring_fd;
+    atomic_store_explicit(&w->ring_fd, w->ring.ring_fd, memory_order_relaxed);
     w->wake_efd = -1;
     if (!rt->send_msg_ring) {
         w->wake_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -162,6 +162,10 @@ void ringo__ring_fini(ringo__worker_t *w)
         for (int i = 0; i < 100 && atomic_load(&w->inflight) > 0; i++)
             ringo__ring_wait(w, 10 * RINGO_MILLISECOND);
     }
+    /* The monitor may still be looking at this worker: holding cq_lock for
+     * good makes its try-lock reaps back off before the CQ is unmapped. */
+    ringo__spin_lock(&w->cq_lock);
+    atomic_store_explicit(&w->ring_fd, -1, memory_order_relaxed);
     if (w->ring_ready)
         io_uring_queue_exit(&w->ring);
     w->ring_ready = false;
@@ -345,6 +349,9 @@ void ringo__ring_wait(ringo__worker_t *w, int64_t timeout_ns)
 void ringo__ring_wake(ringo__worker_t *target)
 {
     ringo__runtime_t *rt = ringo__rt;
+    int target_fd = atomic_load_explicit(&target->ring_fd, memory_order_relaxed);
+    if (target_fd < 0)
+        return;                 /* shutting down: its ring is gone */
     ringo__worker_t *self = ringo__self();
     if (self) {
         if (self == target) {
@@ -352,7 +359,7 @@ void ringo__ring_wake(ringo__worker_t *target)
             return;
         }
         struct io_uring_sqe *sqe = ringo__ring_sqe(self);
-        io_uring_prep_msg_ring(sqe, target->ring_fd, 0, RINGO__UD_WAKE, 0);
+        io_uring_prep_msg_ring(sqe, target_fd, 0, RINGO__UD_WAKE, 0);
         sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
         io_uring_sqe_set_data64(sqe, RINGO__UD_IGNORE);
         RINGO__STAT_INC(self, submits);
@@ -362,7 +369,7 @@ void ringo__ring_wake(ringo__worker_t *target)
         return;
     }
     if (rt->send_msg_ring) {
-        if (send_msg_ring_registered(target->ring_fd, RINGO__UD_WAKE) >= 0)
+        if (send_msg_ring_registered(target_fd, RINGO__UD_WAKE) >= 0)
             return;
     }
     uint64_t one = 1;

@@ -429,7 +429,11 @@ void ringo__check_deadlock(ringo__runtime_t *rt)
     /* A thread started since ringo_run (a plain pthread the program made)
      * may yet send on a channel or ready a fiber without having touched
      * the runtime so far: no verdict while one exists. */
-    if (ringo__count_threads() > rt->baseline_threads + (int)rt->nworkers + 1)
+    int ours = (int)rt->nworkers + 1;  /* the workers and the monitor */
+#ifdef RINGO_TSAN
+    ours++;                             /* TSan may start its helper thread late */
+#endif
+    if (ringo__count_threads() > rt->baseline_threads + ours)
         return;
     if (ringo_num_fibers() == 0 && atomic_load(&rt->main_exited))
         ringo__throw("no fibers (main called ringo_exit) - deadlock!");

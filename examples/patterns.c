@@ -145,26 +145,29 @@ static void fan_out_fan_in_demo(void)
     check(got == URLS, "fan-in collected every result");
     check(took < 5000, "the fetches ran concurrently");
 
-    /* With a deadline, the slow fetches give up and say why. */
+    /* With a deadline, the slow fetches give up and say why. (Only the 10 s
+     * ones are sure to: after a long enough stall of the machine, a fast
+     * fetch's timer and the deadline may both be due, and either may win.) */
     for (int u = 0; u < URLS; u++)
-        latency[u] = u * 30 * RINGO_MILLISECOND;              /* 0, 30, ..., 210 ms */
+        latency[u] = u < URLS / 2 ? u * 5 * RINGO_MILLISECOND : 10 * RINGO_SECOND;
     ringo_ctx_t *ctx = ringo_with_timeout(ringo_background(), 50 * RINGO_MILLISECOND);
     check(ctx != NULL, "ringo_with_timeout");
+    start = ringo_now();
     got = fan_out_fan_in(ctx, latency, URLS, out);
+    took = (long)((ringo_now() - start) / RINGO_MILLISECOND);
     ringo_cancel(ctx);
     check(got == URLS, "every fetch reported, failed or not");
+    check(took < 5000, "the 10 s fetches gave up at the deadline");
     int ok = 0;
     for (int i = 0; i < got; i++) {
-        int u = out[i].url;
         if (out[i].err == 0)
             ok++;
         check(out[i].err == 0 || out[i].err == -ETIMEDOUT, "an error is the deadline's");
-        if (u == 0)
-            check(out[i].err == 0, "the instant fetch made it");
-        if (latency[u] >= 100 * RINGO_MILLISECOND)
-            check(out[i].err == -ETIMEDOUT, "fetches of 100 ms and more missed a 50 ms deadline");
+        if (latency[out[i].url] == 10 * RINGO_SECOND)
+            check(out[i].err == -ETIMEDOUT, "the 10 s fetches missed the 50 ms deadline");
     }
-    printf("fan-out/fan-in: with a 50 ms deadline %d of %d fetches made it\n", ok, URLS);
+    printf("fan-out/fan-in: with a 50 ms deadline %d of %d fetches made it (%ld ms)\n", ok, URLS,
+           took);
 }
 
 /* ---- worker pool -------------------------------------------------------------------------------- */
@@ -260,9 +263,9 @@ static void worker_pool_demo(void)
     check(max_busy >= 1 && max_busy <= 4, "no more than 4 tasks in progress");
 
     /* 200 tasks of 1 ms on 2 workers need 100 ms; the context allows 30. */
+    int64_t start = ringo_now();
     ringo_ctx_t *ctx = ringo_with_timeout(ringo_background(), 30 * RINGO_MILLISECOND);
     check(ctx != NULL, "ringo_with_timeout");
-    int64_t start = ringo_now();
     got = worker_pool(ctx, tasks, POOL_TASKS, 2, out, &err, &max_busy);
     long took = (long)((ringo_now() - start) / RINGO_MILLISECOND);
     ringo_cancel(ctx);
@@ -379,19 +382,19 @@ static void or_done_demo(void)
     ringo_chan_t *stalled = ringo_chan_make(sizeof(int), 8);
     for (int i = 1; i <= 5; i++)
         ringo_chan_send(stalled, &i);
+    int64_t start = ringo_now();
     ringo_ctx_t *ctx = ringo_with_timeout(ringo_background(), 30 * RINGO_MILLISECOND);
     check(ctx != NULL, "ringo_with_timeout");
-    int64_t start = ringo_now();
     ringo_chan_t *out = or_done(ctx, stalled);
-    int v, n = 0, sum = 0;
-    RINGO_CHAN_FOREACH(out, v) {
-        n++;
-        sum += v;
-    }
+    int v, n = 0;
+    RINGO_CHAN_FOREACH(out, v)
+        check(v == ++n, "values in order");
     long took = (long)((ringo_now() - start) / RINGO_MILLISECOND);
     printf("or-done: read %d values from a stalled source, then the deadline ended the range "
            "(%ld ms)\n", n, took);
-    check(n == 5 && sum == 15, "every value before the stall");
+    /* All five, unless the machine stalled past the deadline mid-way: with
+     * Done and a value both ready, select may take either. */
+    check(n <= 5, "only what the source had");
     check(ringo_ctx_err(ctx) == -ETIMEDOUT && took >= 30 && took < 5000,
           "the range ended at the deadline");
     ringo_chan_unref(out);
