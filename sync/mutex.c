@@ -53,6 +53,27 @@ void ringo__sema_release(ringo__sema_t *s)
         ringo__unblock(&w->wait);
 }
 
+void ringo__sema_release_n(ringo__sema_t *s, uint32_t n)
+{
+    ringo__waiter_t *wake = NULL, **tail = &wake;
+    ringo__spin_lock(&s->lock);
+    for (; n; n--) {
+        ringo__waiter_t *w = ringo__waitq_pop(&s->q);
+        if (!w)
+            break;
+        *tail = w;
+        tail = &w->next;
+    }
+    s->count += (int32_t)n;    /* for acquirers not queued yet */
+    ringo__spin_unlock(&s->lock);
+    /* s is not touched again: the first fiber woken may free it. */
+    while (wake) {
+        ringo__waiter_t *next = wake->next;
+        ringo__unblock(&wake->wait);
+        wake = next;
+    }
+}
+
 /* ---- Mutex ------------------------------------------------------------------------------ */
 
 #define M_LOCKED   1u

@@ -39,8 +39,7 @@ void ringo_waitgroup_add(ringo_waitgroup_t *wgp, int delta)
     if (atomic_load(&wg->state) != st)
         ringo_panic("sync: WaitGroup misuse: Add called concurrently with Wait");
     atomic_store(&wg->state, 0);
-    for (; w; w--)
-        ringo__sema_release(&wg->sema);
+    ringo__sema_release_n(&wg->sema, w);   /* the last touch of wg */
 }
 
 void ringo_waitgroup_done(ringo_waitgroup_t *wg)

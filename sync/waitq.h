@@ -79,6 +79,9 @@ typedef struct ringo__sema {
 
 void ringo__sema_acquire(ringo__sema_t *s, const char *reason);
 void ringo__sema_release(ringo__sema_t *s);
+/* Releases n units at once and never touches s after waking anyone (a
+ * woken waiter may free it: a WaitGroup on its stack). */
+void ringo__sema_release_n(ringo__sema_t *s, uint32_t n);
 
 /* Something to run when a context is cancelled: an AfterFunc (heap node; fn
  * starts in a new fiber) or an internal watcher (the caller's node; fn is
