@@ -111,10 +111,114 @@ static void dump_one(ringo__fiber_t *f, void *arg)
                  (unsigned long long)f->parent_id);
 }
 
+/* ---- the grouped dump (Go's goroutine profile, debug=1) -----------------------------
+ * Fibers that share a creation site and a state count as one line, most
+ * numerous first: what a leak looks like at a glance. Fixed-size table on
+ * the stack, no allocation (signal handlers use it too). */
+
+#define GROUPS 128
+
+struct group {
+    const char *file, *fn, *what;
+    int line;
+    uint64_t count;
+};
+
+struct group_ctx {
+    struct group g[GROUPS];
+    uint64_t total, other;
+    uint64_t skip_id;           /* the caller of ringo_expect_no_leaks */
+};
+
+static const char *fiber_what(ringo__fiber_t *f)
+{
+    switch (atomic_load_explicit(&f->state, memory_order_acquire)) {
+    case RINGO__FIBER_RUNNABLE:
+    case RINGO__FIBER_WOKEN:
+        return "runnable";
+    case RINGO__FIBER_RUNNING:
+        return "running";
+    case RINGO__FIBER_PARKING:
+    case RINGO__FIBER_PARKED: {
+        const char *r = atomic_load_explicit(&f->wait_reason, memory_order_relaxed);
+        return r ? r : "waiting";
+    }
+    default:
+        return NULL;
+    }
+}
+
+static void group_one(ringo__fiber_t *f, void *arg)
+{
+    struct group_ctx *gc = arg;
+    const char *what = fiber_what(f);
+    if (!what || f->id == gc->skip_id)
+        return;
+    gc->total++;
+    const char *file = (f->flags & RINGO__FIBER_MAIN) ? "ringo_run" : f->file;
+    const char *fn = (f->flags & RINGO__FIBER_MAIN) ? "main" : f->fn_name;
+    for (int i = 0; i < GROUPS; i++) {
+        struct group *g = &gc->g[i];
+        if (!g->count) {
+            *g = (struct group){file, fn, what, f->line, 1};
+            return;
+        }
+        if (g->file == file && g->fn == fn && g->what == what && g->line == f->line) {
+            g->count++;
+            return;
+        }
+    }
+    gc->other++;
+}
+
+static void dump_grouped(int fd, uint64_t skip_id)
+{
+    struct group_ctx gc;
+    memset(&gc, 0, sizeof(gc));
+    gc.skip_id = skip_id;
+    ringo__fibers_foreach(group_one, &gc);
+    fdprintf(fd, "fibers: %llu\n", (unsigned long long)gc.total);
+    for (;;) {
+        /* Selection by count: at most GROUPS lines, no sort buffer. */
+        struct group *best = NULL;
+        for (int i = 0; i < GROUPS; i++)
+            if (gc.g[i].count && (!best || gc.g[i].count > best->count))
+                best = &gc.g[i];
+        if (!best)
+            break;
+        fdprintf(fd, "%6llu @ %s:%d %s [%s]\n", (unsigned long long)best->count,
+                 best->file ? best->file : "?", best->line, best->fn ? best->fn : "?", best->what);
+        best->count = 0;
+    }
+    if (gc.other)
+        fdprintf(fd, "%6llu in other groups\n", (unsigned long long)gc.other);
+    fdprintf(fd, "\n");
+}
+
 void ringo_fiber_dump(int fd)
 {
+    dump_grouped(fd, 0);
     struct dump_ctx d = {.fd = fd, .now = ringo__now()};
     ringo__fibers_foreach(dump_one, &d);
+}
+
+int ringo_expect_no_leaks(void)
+{
+    /* Fibers finishing their last steps get ~100 ms, with backoff, as
+     * goleak gives goroutines. */
+    ringo_duration_t pause = 100 * RINGO_MICROSECOND;
+    int64_t deadline = ringo__now() + 100 * RINGO_MILLISECOND;
+    size_t n;
+    while ((n = ringo_num_fibers()) > 1 && ringo__now() < deadline) {
+        ringo_sleep(pause);
+        if (pause < 10 * RINGO_MILLISECOND)
+            pause *= 2;
+    }
+    if (n <= 1)
+        return 0;
+    fdprintf(2, "ringo: found %zu leaked fibers:\n", n - 1);
+    dump_grouped(2, ringo_fiber_id());
+    return (int)(n - 1);
 }
 
 static _Noreturn void die(const char *kind, const char *msg)

@@ -73,11 +73,18 @@ RINGO_API uint64_t ringo_fiber_id(void);
 /* Fibers that exist now, main included (runtime.NumGoroutine). */
 RINGO_API size_t ringo_num_fibers(void);
 
-/* Writes every fiber's id, state, wait reason and how long it has waited,
- * and where it was created, to fd (Go's goroutine dump). SIGQUIT prints the
- * same and exits with status 2, unless the program installed its own
- * SIGQUIT handler before ringo_run. */
+/* Writes a summary of the fibers grouped by creation site and state, most
+ * numerous first (Go's goroutine profile, debug=1), then every fiber's id,
+ * state, wait reason, how long it has waited and where it was created (Go's
+ * goroutine dump). SIGQUIT prints the same and exits with status 2, unless
+ * the program installed its own SIGQUIT handler before ringo_run. */
 RINGO_API void ringo_fiber_dump(int fd);
+
+/* Leak check, like uber-go/goleak's VerifyNone: waits up to ~100 ms (with
+ * backoff) for every fiber but the caller to end. Returns 0, or the number
+ * of fibers still alive after printing them to stderr grouped by creation
+ * site and wait reason. Call it from the fiber that should be the last. */
+RINGO_API int ringo_expect_no_leaks(void);
 
 /* ---- panics --------------------------------------------------------------- */
 
