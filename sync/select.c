@@ -2,7 +2,7 @@
  *
  * Pass 0 peeks at each case unlocked, in a random order, and tries the first
  * that looks ready under that channel's lock alone (the common case: no
- * other lock taken). Only when nothing looked ready does
+ * other lock taken). Only when nothing looked ready (default or not) does
  * pass 1 (all involved channels locked, in address order) visit the cases
  * in a random permutation and take the first that can proceed; this is what
  * makes the choice among ready cases uniform. fd cases were checked just
@@ -279,10 +279,8 @@ int ringo_select(ringo_case_t *cases, size_t n)
 
     /* ---- pass 0: peek unlocked, lock one channel at a time ----
      * A case that looks ready is tried under its own lock alone; the usual
-     * select (something is ready) never takes the other locks. Relaxed
-     * peeks suffice: a case made ready before this select started (in
-     * happens-before order) is seen, so a ready case never loses to
-     * default. Whatever raced in meanwhile is caught by pass 1. */
+     * select (something is ready) never takes the other locks. A peek may
+     * miss a case; pass 1 decides with every lock held. */
     for (size_t k = 0; k < n; k++) {
         int i = order[k];
         ringo_case_t *cs = &cases[i];
@@ -307,10 +305,11 @@ int ringo_select(ringo_case_t *cases, size_t n)
         }
         ringo__spin_unlock(&cs->ch->lock);
     }
-    if (dflt >= 0) {
-        free(heap);
-        return dflt;
-    }
+    /* Nothing looked ready. Even with a default we go on to the locked
+     * pass: the peeks above were taken at different instants, and only all
+     * the locks held at once prove that no case was ready (Go's
+     * TestNonblockSelectRace: c1 emptied just after it was peeked, c2
+     * filled just before). */
 
     /* The channels, sorted and unique: the lock order. */
     struct lockset ls = {chans, 0};
@@ -420,9 +419,11 @@ int ringo_select(ringo_case_t *cases, size_t n)
         ringo__timer_del_sync(&timer);
     for (int k = 0; k < nfd; k++) {
         struct select_poll *p = polls[k];
+        /* Read before orphaning it: once orphaned, its CQE may free it. */
+        ringo__worker_t *owner = p->owner;
         int expect = POLL_ARMED;
         if (atomic_compare_exchange_strong(&p->state, &expect, POLL_ORPHANED)) {
-            ringo__ring_cancel(p->owner, (uint64_t)(uintptr_t)p);  /* frees itself */
+            ringo__ring_cancel(owner, (uint64_t)(uintptr_t)p);  /* p frees itself */
         } else {
             while (atomic_load_explicit(&p->state, memory_order_acquire) != POLL_DONE)
                 ;

@@ -171,9 +171,14 @@ static void test_fiber_dump(void **state)
     assert_non_null(strstr(dump_text, "\tdump_sleeper\n\tcreated at "));
     assert_non_null(strstr(dump_text, "test_panic.c:"));
     assert_non_null(strstr(dump_text, "by fiber 1"));
-    /* Three sleepers. */
+    /* The grouped summary comes first and counts them... */
+    assert_non_null(strstr(dump_text, "     3 @ "));
+    assert_non_null(strstr(dump_text, "dump_sleeper [sleep]"));
+    /* ...then one entry per fiber: three sleepers. */
+    const char *list = strstr(dump_text, "\n\n");
+    assert_non_null(list);
     int sleepers = 0;
-    for (const char *s = dump_text; (s = strstr(s, "dump_sleeper")); s++)
+    for (const char *s = list; (s = strstr(s, "\tdump_sleeper\n")); s++)
         sleepers++;
     assert_int_equal(sleepers, 3);
 }
