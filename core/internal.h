@@ -284,6 +284,7 @@ struct ringo__stack_chunk {
     char *base;
     size_t nslots;
     _Atomic size_t carved;              /* slots handed out at least once */
+    unsigned *vg_ids;                   /* Valgrind stack ids, when running under it */
 };
 
 #define RINGO__MAX_CHUNKS 16384

@@ -58,9 +58,11 @@ void __tsan_release(void *addr);
 #  include <valgrind/valgrind.h>
 #  define RINGO_VALGRIND_STACK_REGISTER(lo, hi) VALGRIND_STACK_REGISTER((lo), (hi))
 #  define RINGO_VALGRIND_STACK_DEREGISTER(id) VALGRIND_STACK_DEREGISTER(id)
+static inline int ringo__on_valgrind(void) { return RUNNING_ON_VALGRIND; }
 #else
 #  define RINGO_VALGRIND_STACK_REGISTER(lo, hi) 0u
 #  define RINGO_VALGRIND_STACK_DEREGISTER(id) ((void)(id))
+static inline int ringo__on_valgrind(void) { return 0; }
 #endif
 
 #endif

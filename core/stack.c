@@ -29,6 +29,9 @@
  * cold slots. So a burst of a million fibers does not pin its memory once it
  * is over, and the spawn path never makes that syscall.
  *
+ * Under Valgrind every slot is registered as a stack (VALGRIND_STACK_REGISTER)
+ * when carved and deregistered when the runtime ends.
+ *
  * Locking: rt->stack_lock protects the chunk table's growth and the warm and
  * cold lists. A chunk's base and nslots never change once published (nchunks
  * is stored with release), which lets the SIGSEGV handler and dumps read the
@@ -122,6 +125,15 @@ int ringo__stacks_init(ringo__runtime_t *rt)
 void ringo__stacks_fini(ringo__runtime_t *rt)
 {
     size_t n = atomic_load(&rt->nchunks);
+    for (size_t i = 0; i < n; i++) {
+        struct ringo__stack_chunk *c = &rt->chunks[i];
+        if (c->vg_ids) {
+            size_t carved = atomic_load(&c->carved);
+            for (size_t j = 0; j < carved; j++)
+                RINGO_VALGRIND_STACK_DEREGISTER(c->vg_ids[j]);
+            free(c->vg_ids);
+        }
+    }
 #ifdef RINGO_TSAN
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < atomic_load(&rt->chunks[i].carved); j++) {
@@ -180,6 +192,7 @@ static size_t carve_locked(ringo__runtime_t *rt, char **out, size_t *ci, size_t 
             c = &rt->chunks[n];
             c->base = base;
             c->nslots = nslots;
+            c->vg_ids = ringo__on_valgrind() ? calloc(nslots, sizeof(*c->vg_ids)) : NULL;
             atomic_store_explicit(&c->carved, 0, memory_order_relaxed);
             unguarded_from[n] = SIZE_MAX;
             atomic_store_explicit(&rt->nchunks, n + 1, memory_order_release);
@@ -187,6 +200,9 @@ static size_t carve_locked(ringo__runtime_t *rt, char **out, size_t *ci, size_t 
         }
         size_t i = atomic_load_explicit(&c->carved, memory_order_relaxed);
         out[got] = c->base + i * rt->stack_size;
+        if (c->vg_ids)          /* so memcheck follows switches onto it */
+            c->vg_ids[i] = RINGO_VALGRIND_STACK_REGISTER(out[got] + rt->page_size,
+                                                         out[got] + rt->stack_size);
         ci[got] = n - 1;
         idx[got] = i;
         got++;

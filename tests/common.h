@@ -8,11 +8,19 @@
  *                checks that the child died by the expected signal (or exit
  *                status) and printed the expected text: Go's panics and
  *                fatal errors end the process, so that is how they are tested.
+ * CHECK()        counts a failure in a fiber other than main (cmocka cannot
+ *                unwind those); run_checked() runs fn and asserts none.
+ * wait_parked(), report_self(), await_report()
+ *                learn that a fiber is blocked by watching its state, never
+ *                by sleeping.
+ * signal_done(), await_done(), await_hellos()
+ *                small channel handshakes between fibers and pthreads.
  */
 #ifndef RINGO_TESTS_COMMON_H
 #define RINGO_TESTS_COMMON_H
 
 #include <ringo.h>
+#include "internal.h"      /* ringo__fiber_t, ringo__current() */
 #include "sanitizer.h"     /* RINGO_TSAN / RINGO_ASAN */
 
 #include <setjmp.h>
@@ -23,6 +31,8 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +77,86 @@ static inline int64_t resident_bytes(void)
         fclose(f);
     }
     return (int64_t)res * sysconf(_SC_PAGESIZE);
+}
+
+/* Failures counted by CHECK in fibers other than main (cmocka cannot unwind
+ * them); run_checked() resets it and asserts it stayed zero. */
+static atomic_int check_errors __attribute__((unused));
+
+#define CHECK(c)                                                                 \
+    do {                                                                         \
+        if (!(c)) {                                                              \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
+            atomic_fetch_add(&check_errors, 1);                                  \
+        }                                                                        \
+    } while (0)
+
+/* run_main() for tests whose fibers report failures with CHECK. */
+static inline void run_checked(unsigned workers, void (*fn)(void *), void *arg)
+{
+    atomic_store(&check_errors, 0);
+    run_main(workers, fn, arg);
+    assert_int_equal(atomic_load(&check_errors), 0);
+}
+
+/* Blocks until fiber f has parked: the tests learn that a fiber is blocked
+ * by watching its state, never by sleeping. A fiber reports its
+ * ringo__current() on a buffered channel (which does not park it) right
+ * before the one operation that may block (report_self / await_report). A
+ * fiber that spins or yields while it waits is RUNNABLE/RUNNING, not
+ * PARKED, so this waits it out. */
+static inline void wait_parked(ringo__fiber_t *f)
+{
+    while (atomic_load(&f->state) != RINGO__FIBER_PARKED)
+        ringo_yield();
+}
+
+/* Sends the calling fiber on who (cap 1+) without parking, for wait_parked. */
+static inline void report_self(ringo_chan_t *who)
+{
+    ringo__fiber_t *self = ringo__current();
+    assert_int_equal(ringo_chan_try_send(who, &self), 0);
+}
+
+/* Receives a fiber that report_self() sent on who. */
+static inline ringo__fiber_t *await_report(ringo_chan_t *who)
+{
+    ringo__fiber_t *f = NULL;
+    assert_true(ringo_chan_recv(who, &f));
+    assert_non_null(f);
+    return f;
+}
+
+/* Sends the int token 1 on done (cap >= 1 or a waiting receiver). */
+static inline void signal_done(ringo_chan_t *done)
+{
+    int one = 1;
+    ringo_chan_send(done, &one);
+}
+
+/* Receives n tokens from done (an int channel), asserting each arrives. */
+static inline void await_done(ringo_chan_t *done, long n)
+{
+    for (long i = 0; i < n; i++) {
+        int v = 0;
+        assert_true(ringo_chan_recv(done, &v));
+    }
+}
+
+/* A pthread the runtime has not heard from yet is invisible to its deadlock
+ * check, which could then call a fiber waiting for that thread deadlocked:
+ * each thread first says hello on a channel (a channel call from outside
+ * the runtime turns the check off), and the fiber that started it polls
+ * for n hellos, without parking, before it blocks (test_chan.c's
+ * await_thread). */
+static inline void await_hellos(ringo_chan_t *hello, int n)
+{
+    for (int got = 0; got < n;) {
+        if (ringo_chan_try_recv(hello, NULL) == 0)
+            got++;
+        else
+            ringo_yield();
+    }
 }
 
 /* Child outcome of a death test. */

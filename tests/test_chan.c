@@ -23,30 +23,6 @@ static const size_t caps[] = {0, 1, 16};
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
-/* Blocks until fiber f has parked: the tests learn that a fiber is blocked
- * in a channel operation by watching its state, never by sleeping. A fiber
- * reports its ringo__current() on a buffered channel (which does not park
- * it) right before the one operation that may block. */
-static void wait_parked(ringo__fiber_t *f)
-{
-    while (atomic_load(&f->state) != RINGO__FIBER_PARKED)
-        ringo_yield();
-}
-
-static void report_self(ringo_chan_t *who)
-{
-    ringo__fiber_t *self = ringo__current();
-    assert_int_equal(ringo_chan_try_send(who, &self), 0);
-}
-
-static ringo__fiber_t *await_report(ringo_chan_t *who)
-{
-    ringo__fiber_t *f = NULL;
-    assert_true(ringo_chan_recv(who, &f));
-    assert_non_null(f);
-    return f;
-}
-
 struct blk {
     ringo_chan_t *ch;       /* the channel under test */
     ringo_chan_t *who;      /* cap 1+: the fiber reports itself here */

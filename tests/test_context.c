@@ -23,23 +23,6 @@
 
 #include <stdatomic.h>
 
-static atomic_int errors;
-
-#define CHECK(c)                                                                 \
-    do {                                                                         \
-        if (!(c)) {                                                              \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-            atomic_fetch_add(&errors, 1);                                        \
-        }                                                                        \
-    } while (0)
-
-static void run_checked(void (*fn)(void *), void *arg)
-{
-    atomic_store(&errors, 0);
-    run_main(2, fn, arg);
-    assert_int_equal(atomic_load(&errors), 0);
-}
-
 /* A generous bound for "at once" and "soon": a loaded 2-core VM under a
  * sanitizer stalls threads for a long time. */
 #define SOON (10 * RINGO_SECOND)
@@ -59,20 +42,7 @@ static bool wait_done(ringo_ctx_t *ctx)
     return i == 0 && !cs[0].ok;
 }
 
-/* Blocks until fiber f has parked (test_chan.c's technique, no sleeps). */
-static void wait_parked(ringo__fiber_t *f)
-{
-    while (atomic_load(&f->state) != RINGO__FIBER_PARKED)
-        ringo_yield();
-}
-
-/* Sends the token on ch (cap >= 1 or a waiting receiver). */
-static void signal_chan(ringo_chan_t *ch)
-{
-    int one = 1;
-    ringo_chan_send(ch, &one);
-}
-
+/* Receives one signal_done() token on ch, counting a failure with CHECK. */
 static void await_chan(ringo_chan_t *ch)
 {
     int v = 0;
@@ -122,7 +92,7 @@ static void background_main(void *arg)
 static void test_background_todo(void **state)
 {
     (void)state;
-    run_checked(background_main, NULL);
+    run_checked(2, background_main, NULL);
 }
 
 /* ---- TestWithCancel --------------------------------------------------------------------- */
@@ -164,7 +134,7 @@ static void with_cancel_main(void *arg)
 static void test_with_cancel(void **state)
 {
     (void)state;
-    run_checked(with_cancel_main, NULL);
+    run_checked(2, with_cancel_main, NULL);
 }
 
 /* ---- cancel reaches every descendant: a chain and a fan-out ----------------------------- */
@@ -253,7 +223,7 @@ static void chain_main(void *arg)
 static void test_cancel_reaches_descendants(void **state)
 {
     (void)state;
-    run_checked(chain_main, NULL);
+    run_checked(2, chain_main, NULL);
 }
 
 /* ---- a tree of 100,000 nodes ------------------------------------------------------------- */
@@ -307,7 +277,7 @@ static void tree_main(void *arg)
 static void test_tree_cancel(void **state)
 {
     (void)state;
-    run_checked(tree_main, NULL);
+    run_checked(2, tree_main, NULL);
 }
 
 /* ---- children detach from a long-lived parent ------------------------------------------- */
@@ -322,7 +292,7 @@ static void stopped_fn(void *arg)
 
 static void send_fn(void *arg)
 {
-    signal_chan(arg);
+    signal_done(arg);
 }
 
 static int64_t detach_rss_mid, detach_rss_end, detach_cancel_took;
@@ -411,7 +381,7 @@ static void detach_main(void *arg)
 static void test_children_detach(void **state)
 {
     (void)state;
-    run_checked(detach_main, NULL);
+    run_checked(2, detach_main, NULL);
     assert_true(detach_cancel_took < RINGO_SECOND);
 #if !defined(RINGO_ASAN) && !defined(RINGO_TSAN)
     /* Quarantines and shadow memory make RSS meaningless under sanitizers. */
@@ -459,7 +429,7 @@ static void cancel_removes_main(void *arg)
 static void test_cancel_removes(void **state)
 {
     (void)state;
-    run_checked(cancel_removes_main, NULL);
+    run_checked(2, cancel_removes_main, NULL);
 }
 
 /* ---- XTestSimultaneousCancels ------------------------------------------------------------- */
@@ -475,14 +445,14 @@ static void sim_waiter(void *arg)
     CHECK(wait_done(s.ctx));
     CHECK(ringo_ctx_err(s.ctx) == -ECANCELED);
     ringo_ctx_unref(s.ctx);
-    signal_chan(s.results);
+    signal_done(s.results);
 }
 
 static void sim_canceller(void *arg)
 {
     struct sim s = *(struct sim *)arg;
     ringo_cancel(s.ctx);
-    signal_chan(s.results);
+    signal_done(s.results);
 }
 
 /* XTestSimultaneousCancels: a tree of contexts, every one cancelled by its
@@ -521,7 +491,7 @@ static void simultaneous_main(void *arg)
 static void test_simultaneous_cancels(void **state)
 {
     (void)state;
-    run_checked(simultaneous_main, NULL);
+    run_checked(2, simultaneous_main, NULL);
 }
 
 /* ---- XTestInterlockedCancels ---------------------------------------------------------------- */
@@ -539,7 +509,7 @@ static void cancel_child_after_parent(void *arg)
     CHECK(ringo_ctx_err(s.parent) == -ECANCELED);
     ringo_cancel(s.child);
     ringo_ctx_unref(s.parent);
-    signal_chan(s.finished);
+    signal_done(s.finished);
 }
 
 /* Both sides released by one gate: parent and child cancels race. */
@@ -548,7 +518,7 @@ static void gated_cancel(void *arg)
     struct interlock s = *(struct interlock *)arg;
     ringo_chan_recv(s.gate, NULL);
     ringo_cancel(s.parent ? s.parent : s.child);
-    signal_chan(s.finished);
+    signal_done(s.finished);
 }
 
 static void interlocked_main(void *arg)
@@ -591,7 +561,7 @@ static void interlocked_main(void *arg)
 static void test_interlocked_cancels(void **state)
 {
     (void)state;
-    run_checked(interlocked_main, NULL);
+    run_checked(2, interlocked_main, NULL);
 }
 
 /* ---- TestValues ------------------------------------------------------------------------------ */
@@ -647,7 +617,7 @@ static void values_main(void *arg)
 static void test_values(void **state)
 {
     (void)state;
-    run_checked(values_main, NULL);
+    run_checked(2, values_main, NULL);
 }
 
 /* ---- TestWithTimeout, TestDeadline --------------------------------------------------------------- */
@@ -706,7 +676,7 @@ static void timeout_main(void *arg)
 static void test_with_timeout(void **state)
 {
     (void)state;
-    run_checked(timeout_main, NULL);
+    run_checked(2, timeout_main, NULL);
 }
 
 /* TestDeadline "already past", and a timeout of zero or less. */
@@ -743,7 +713,7 @@ static void past_deadline_main(void *arg)
 static void test_past_deadline(void **state)
 {
     (void)state;
-    run_checked(past_deadline_main, NULL);
+    run_checked(2, past_deadline_main, NULL);
 }
 
 /* TestDeadline / TestWithDeadline "child deadline is the earlier". */
@@ -794,7 +764,7 @@ static void deadline_min_main(void *arg)
 static void test_deadline_min(void **state)
 {
     (void)state;
-    run_checked(deadline_min_main, NULL);
+    run_checked(2, deadline_min_main, NULL);
 }
 
 /* ---- RINGO_DONE in a select -------------------------------------------------------------------- */
@@ -862,7 +832,7 @@ static void select_done_main(void *arg)
 static void test_select_done(void **state)
 {
     (void)state;
-    run_checked(select_done_main, NULL);
+    run_checked(2, select_done_main, NULL);
 }
 
 /* ---- RINGO_DEFER_CANCEL ------------------------------------------------------------------------- */
@@ -921,7 +891,7 @@ static void defer_main(void *arg)
 static void test_defer_cancel(void **state)
 {
     (void)state;
-    run_checked(defer_main, NULL);
+    run_checked(2, defer_main, NULL);
 }
 
 /* ---- AfterFunc (afterfunc_test.go) --------------------------------------------------------------- */
@@ -1027,7 +997,7 @@ static void after_func_main(void *arg)
 static void test_after_func(void **state)
 {
     (void)state;
-    run_checked(after_func_main, NULL);
+    run_checked(2, after_func_main, NULL);
 }
 
 /* Go: AfterFunc(context.Background(), f) registers nothing that can fire,
@@ -1051,7 +1021,7 @@ static void after_func_never_main(void *arg)
 static void test_after_func_never_cancelled(void **state)
 {
     (void)state;
-    run_checked(after_func_never_main, NULL);
+    run_checked(2, after_func_never_main, NULL);
 }
 
 /* ---- TestCause (Go 1.20 WithCancelCause) ------------------------------------------------------------ */
@@ -1131,7 +1101,7 @@ static void cause_main(void *arg)
 static void test_cause(void **state)
 {
     (void)state;
-    run_checked(cause_main, NULL);
+    run_checked(2, cause_main, NULL);
 }
 
 /* ---- a context shared by fibers on both workers ----------------------------------------------------- */
@@ -1152,7 +1122,7 @@ static void share_worker(void *arg)
     ringo_ctx_t *v = ringo_with_value(child, &key_c, (void *)&key_c);
     CHECK(ringo_ctx_value(v, &req_key) == (void *)s.want);
     CHECK(ringo_ctx_err(v) == 0);
-    signal_chan(s.ready);
+    signal_done(s.ready);
     ringo_case_t cs[] = {RINGO_DONE(v), RINGO_TIMEOUT(SOON)};
     CHECK(ringo_select(cs, 2) == 0);
     CHECK(ringo_ctx_err(v) == -ECANCELED);
@@ -1161,7 +1131,7 @@ static void share_worker(void *arg)
     ringo_ctx_unref(v);
     ringo_cancel(child);
     ringo_ctx_unref(s.ctx);
-    signal_chan(s.finished);
+    signal_done(s.finished);
 }
 
 static void share_main(void *arg)
@@ -1192,7 +1162,7 @@ static void share_main(void *arg)
 static void test_shared_across_workers(void **state)
 {
     (void)state;
-    run_checked(share_main, NULL);
+    run_checked(2, share_main, NULL);
 }
 
 /* ---- ExampleWithCancel: a generator stopped by cancel ------------------------------------------------ */
@@ -1219,7 +1189,7 @@ static void fibonacci(void *arg)
     CHECK(ringo_ctx_err(g.ctx) == -ECANCELED);
     ringo_ctx_unref(g.ctx);
     ringo_chan_unref(g.out);
-    signal_chan(g.exited);
+    signal_done(g.exited);
 }
 
 static void generator_main(void *arg)
@@ -1250,7 +1220,7 @@ static void generator_main(void *arg)
 static void test_generator_stopped_by_cancel(void **state)
 {
     (void)state;
-    run_checked(generator_main, NULL);
+    run_checked(2, generator_main, NULL);
 }
 
 int main(void)

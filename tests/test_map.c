@@ -20,23 +20,6 @@
 
 #include <stdatomic.h>
 
-static atomic_int errors;
-
-#define CHECK(c)                                                                 \
-    do {                                                                         \
-        if (!(c)) {                                                              \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-            atomic_fetch_add(&errors, 1);                                        \
-        }                                                                        \
-    } while (0)
-
-static void run_checked(unsigned workers, void (*fn)(void *), void *arg)
-{
-    atomic_store(&errors, 0);
-    run_main(workers, fn, arg);
-    assert_int_equal(atomic_load(&errors), 0);
-}
-
 #define VAL(n) ((void *)(uintptr_t)(n))
 #define NUM(p) ((uintptr_t)(p))
 
@@ -49,7 +32,7 @@ static void count_free(void *v)
 {
     uintptr_t n = NUM(v);
     if (n == 0 || n >= NV) {
-        atomic_fetch_add(&errors, 1);
+        atomic_fetch_add(&check_errors, 1);
         return;
     }
     atomic_fetch_add(&freed[n], 1);

@@ -17,47 +17,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-/* ---- helpers ------------------------------------------------------------------------------- */
-
-/* Blocks until fiber f has parked: the tests learn that a fiber is blocked
- * in a lock by watching its state, never by sleeping. A fiber reports its
- * ringo__current() on a buffered channel (which does not park it) right
- * before the one operation that may block. A fiber that spins or yields
- * while it waits is RUNNABLE/RUNNING, not PARKED, so this waits it out. */
-static void wait_parked(ringo__fiber_t *f)
-{
-    while (atomic_load(&f->state) != RINGO__FIBER_PARKED)
-        ringo_yield();
-}
-
-static void report_self(ringo_chan_t *who)
-{
-    ringo__fiber_t *self = ringo__current();
-    assert_int_equal(ringo_chan_try_send(who, &self), 0);
-}
-
-static ringo__fiber_t *await_report(ringo_chan_t *who)
-{
-    ringo__fiber_t *f = NULL;
-    assert_true(ringo_chan_recv(who, &f));
-    assert_non_null(f);
-    return f;
-}
-
-static void signal_done(ringo_chan_t *done)
-{
-    int one = 1;
-    ringo_chan_send(done, &one);
-}
-
-static void await_done(ringo_chan_t *done, long n)
-{
-    for (long i = 0; i < n; i++) {
-        int v = 0;
-        assert_true(ringo_chan_recv(done, &v));
-    }
-}
-
 /* ---- Mutex: exact counter ------------------------------------------------------------------ */
 
 struct counter {
@@ -294,22 +253,6 @@ static void test_mutex_unlock_unlocked_panics(void **state)
 }
 
 /* ---- Mutex: plain threads ------------------------------------------------------------------ */
-
-/* A pthread the runtime has not heard from yet is invisible to its deadlock
- * check, which could then call a fiber waiting for that thread deadlocked:
- * each thread first says hello on a channel (a channel call from outside
- * the runtime turns the check off), and the fiber that started it polls
- * for the hellos, without parking, before it blocks (test_chan.c's
- * await_thread). */
-static void await_hellos(ringo_chan_t *hello, int n)
-{
-    for (int got = 0; got < n;) {
-        if (ringo_chan_try_recv(hello, NULL) == 0)
-            got++;
-        else
-            ringo_yield();
-    }
-}
 
 struct mixed {
     ringo_mutex_t mu;

@@ -20,23 +20,6 @@
 
 #include <stdatomic.h>
 
-static atomic_int errors;
-
-#define CHECK(c)                                                                 \
-    do {                                                                         \
-        if (!(c)) {                                                              \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c); \
-            atomic_fetch_add(&errors, 1);                                        \
-        }                                                                        \
-    } while (0)
-
-static void run_checked(void (*fn)(void *), void *arg)
-{
-    atomic_store(&errors, 0);
-    run_main(2, fn, arg);
-    assert_int_equal(atomic_load(&errors), 0);
-}
-
 #define MAGIC 0x90015eedu
 #define DEAD  0xdeadbeefu
 
@@ -162,7 +145,7 @@ static void basics_main(void *arg)
 static void test_basics(void **state)
 {
     (void)state;
-    run_checked(basics_main, NULL);
+    run_checked(2, basics_main, NULL);
 }
 
 /* ---- put on one worker, get on the other ------------------------------------------------------------ */
@@ -242,7 +225,7 @@ static void handoff_main(void *arg)
 static void test_objects_cross_workers(void **state)
 {
     (void)state;
-    run_checked(handoff_main, NULL);
+    run_checked(2, handoff_main, NULL);
 }
 
 /* ---- TestPoolStress: 100,000 gets and puts on two workers ---------------------------------------------- */
@@ -308,7 +291,7 @@ static void stress_main(void *arg)
 static void test_stress_new_calls(void **state)
 {
     (void)state;
-    run_checked(stress_main, NULL);
+    run_checked(2, stress_main, NULL);
 }
 
 /* ---- drain ------------------------------------------------------------------------------------------ */
@@ -389,7 +372,7 @@ static void drain_main(void *arg)
 static void test_drain(void **state)
 {
     (void)state;
-    run_checked(drain_main, NULL);
+    run_checked(2, drain_main, NULL);
 }
 
 int main(void)

@@ -18,43 +18,6 @@
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
-/* Blocks until fiber f has parked (see test_chan.c): a fiber reports its
- * ringo__current() on a buffered channel right before the acquire that may
- * block, and the test watches its state instead of sleeping. */
-static void wait_parked(ringo__fiber_t *f)
-{
-    while (atomic_load(&f->state) != RINGO__FIBER_PARKED)
-        ringo_yield();
-}
-
-static void report_self(ringo_chan_t *who)
-{
-    ringo__fiber_t *self = ringo__current();
-    assert_int_equal(ringo_chan_try_send(who, &self), 0);
-}
-
-static ringo__fiber_t *await_report(ringo_chan_t *who)
-{
-    ringo__fiber_t *f = NULL;
-    assert_true(ringo_chan_recv(who, &f));
-    assert_non_null(f);
-    return f;
-}
-
-static void signal_done(ringo_chan_t *done)
-{
-    int one = 1;
-    ringo_chan_send(done, &one);
-}
-
-static void await_done(ringo_chan_t *done, long n)
-{
-    for (long i = 0; i < n; i++) {
-        int v = 0;
-        assert_true(ringo_chan_recv(done, &v));
-    }
-}
-
 /* A fiber that acquires n with ctx (its own reference, dropped after) and
  * reports the result on `result`. */
 struct acq {

@@ -14,36 +14,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-static void signal_done(ringo_chan_t *done)
-{
-    int one = 1;
-    ringo_chan_send(done, &one);
-}
-
-static void await_done(ringo_chan_t *done, long n)
-{
-    for (long i = 0; i < n; i++) {
-        int v = 0;
-        assert_true(ringo_chan_recv(done, &v));
-    }
-}
-
-/* A pthread the runtime has not heard from yet is invisible to its deadlock
- * check, which could then call a fiber waiting for that thread deadlocked:
- * each thread first says hello on a channel (a channel call from outside
- * the runtime turns the check off), and the fiber that started it polls
- * for the hellos, without parking, before it blocks (test_chan.c's
- * await_thread). */
-static void await_hellos(ringo_chan_t *hello, int n)
-{
-    for (int got = 0; got < n;) {
-        if (ringo_chan_try_recv(hello, NULL) == 0)
-            got++;
-        else
-            ringo_yield();
-    }
-}
-
 /* ---- WaitGroup: fan-out ------------------------------------------------------------------------ */
 
 struct fan {
