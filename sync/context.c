@@ -177,8 +177,10 @@ static void cancel_one(ringo_ctx_t *c, int err, int cause, ringo_ctx_t **work)
     }
     c->children = NULL;
     ringo__ctx_watch_t *watches = c->watches;
-    for (ringo__ctx_watch_t *w = watches; w; w = w->next)
+    for (ringo__ctx_watch_t *w = watches; w; w = w->next) {
         atomic_store(&w->firing, 1);
+        w->listed = false;
+    }
     c->watches = NULL;
     ringo__spin_unlock(&c->lock);
 
@@ -384,6 +386,7 @@ static bool watch_add(ringo_ctx_t *c, ringo__ctx_watch_t *w)
         return false;
     }
     w->id = ++c->next_watch_id;
+    w->listed = true;
     w->prev = NULL;
     w->next = c->watches;
     if (c->watches)
@@ -393,25 +396,26 @@ static bool watch_add(ringo_ctx_t *c, ringo__ctx_watch_t *w)
     return true;
 }
 
+/* Takes w off c's list; c->lock held, w listed. */
+static void watch_unlink(ringo_ctx_t *c, ringo__ctx_watch_t *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        c->watches = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->listed = false;
+}
+
 /* Removes w if still listed: true. Else a cancel took it; for an internal
- * watcher, waits until its fire() has returned. */
+ * watcher, waits until its fn has returned. */
 static bool watch_remove(ringo_ctx_t *c, ringo__ctx_watch_t *w)
 {
     ringo__spin_lock(&c->lock);
-    bool listed = false;
-    for (ringo__ctx_watch_t *x = c->watches; x; x = x->next)
-        if (x == w) {
-            listed = true;
-            break;
-        }
-    if (listed) {
-        if (w->prev)
-            w->prev->next = w->next;
-        else
-            c->watches = w->next;
-        if (w->next)
-            w->next->prev = w->prev;
-    }
+    bool listed = w->listed;
+    if (listed)
+        watch_unlink(c, w);
     ringo__spin_unlock(&c->lock);
     if (!listed && w->internal)
         while (atomic_load_explicit(&w->firing, memory_order_acquire))
@@ -426,15 +430,13 @@ static bool watch_remove(ringo_ctx_t *c, ringo__ctx_watch_t *w)
 uint64_t ringo_ctx_after_func(ringo_ctx_t *ctx, void (*fn)(void *), void *arg)
 {
     ringo_ctx_t *c = cancel_ancestor(ctx);
+    if (!c)
+        return ID_NEVER;        /* never cancelled: never runs */
     ringo__ctx_watch_t *w = calloc(1, sizeof(*w));
     if (!w)
         return 0;
     w->fn = fn;
     w->arg = arg;
-    if (!c) {                   /* never cancelled: never runs */
-        free(w);
-        return ID_NEVER;
-    }
     if (!watch_add(c, w)) {
         start_after_func(w);    /* already cancelled: at once */
         free(w);
@@ -452,14 +454,8 @@ bool ringo_ctx_after_func_stop(ringo_ctx_t *ctx, uint64_t id)
     ringo__ctx_watch_t *w = c->watches;
     while (w && !(w->id == id && !w->internal))
         w = w->next;
-    if (w) {
-        if (w->prev)
-            w->prev->next = w->next;
-        else
-            c->watches = w->next;
-        if (w->next)
-            w->next->prev = w->prev;
-    }
+    if (w)
+        watch_unlink(c, w);
     ringo__spin_unlock(&c->lock);
     free(w);
     return w != NULL;

@@ -92,6 +92,7 @@ typedef struct ringo__ctx_watch {
     void *arg;
     uint64_t id;
     bool internal;
+    bool listed;                /* on its context's list (the context's lock) */
     _Atomic int firing;         /* taken off the list by a cancel, fn still running */
 } ringo__ctx_watch_t;
 
