@@ -114,8 +114,6 @@ bool ringo__timer_del(ringo__timer_t *t);   /* true if it was pending */
 bool ringo__timer_del_sync(ringo__timer_t *t);
 /* Fires every timer of w due at now; returns how many fired. */
 int ringo__timers_run(ringo__worker_t *w, int64_t now);
-/* Earliest deadline in w's heap, INT64_MAX if none. */
-int64_t ringo__timers_next(ringo__worker_t *w);
 void ringo__timers_free(ringo__worker_t *w);
 
 /* ---- fibers ---------------------------------------------------------------- */
@@ -223,10 +221,8 @@ struct ringo__worker {
 
     /* Read by others. */
     _Atomic(ringo__fiber_t *) current RINGO__ALIGNED;  /* NULL: in the scheduler */
-    _Atomic uint64_t tick;              /* bumped at every resume; the monitor watches it */
     _Atomic int sleeping;               /* published before sleeping in the ring */
     _Atomic int wake_pending;           /* a wake-up is on its way */
-    _Atomic int spinning;
     _Atomic uint64_t spawned, exited;   /* fiber accounting, owner-written */
     _Atomic int64_t inflight;           /* SQEs whose CQE has not arrived */
 
@@ -270,7 +266,6 @@ struct ringo__worker {
     void *asan_sched_fake;
     size_t sched_stack_size;
     int cpu;                            /* hwloc PU to pin to, -1 for none */
-    int init_error;
 };
 
 #define RINGO__POST_NONE   0
@@ -313,7 +308,7 @@ struct ringo__runtime {
     int baseline_threads;               /* threads in the process at ringo_run */
     _Atomic uint64_t rescue_seq;        /* odd while the monitor moves fibers */
     _Atomic bool main_exited;           /* main called ringo_exit */
-    _Atomic uint64_t ext_spawned, ext_exited;
+    _Atomic uint64_t ext_spawned;       /* fibers spawned by non-worker threads */
     _Atomic uint64_t id_source;
 
     /* Global run queue: a growable ring of pointers, so moving a batch in
@@ -343,8 +338,6 @@ struct ringo__runtime {
     _Atomic uint32_t monitor_futex;
     bool monitor_started;
 
-    void (*main_fn)(void *);
-    void *main_arg;
     _Atomic int init_failed;
     /* Start gate: workers wait here until all have their rings. */
     pthread_mutex_t gate_lock;
@@ -410,7 +403,7 @@ void ringo__fibers_foreach(void (*fn)(ringo__fiber_t *f, void *arg), void *arg);
 /* ---- fibers (fiber.c) -------------------------------------------------------- */
 void ringo__switch(ringo__worker_t *w, ringo__fiber_t *from, ringo__fiber_t *to, int action);
 void ringo__finish_switch(ringo__worker_t *w);
-int ringo__spawn_main(ringo__runtime_t *rt, void (*fn)(void *), void *arg);
+int ringo__spawn_main(void (*fn)(void *), void *arg);
 void ringo__ctx_switch(void **save_sp, void *load_sp);   /* core/arch/<cpu>.S */
 void ringo__ctx_start(void);
 

@@ -3,7 +3,7 @@
  * ringo switches fibers only at blocking calls and ringo_yield, so a fiber
  * that computes without yielding keeps its worker. Nothing is interrupted
  * (no signals: C code holding malloc's lock must never be re-entered);
- * instead the monitor notices a worker whose tick has not moved for
+ * instead the monitor notices a worker whose switch count has not moved for
  * RINGO__HOG_NS while it runs a fiber, and then, on that worker's behalf:
  *   - moves its runnable fibers (queue and runnext) to the global queue;
  *   - fires its expired timers (their fibers go to the global queue);
@@ -19,7 +19,7 @@
  * every 20 ms when all are idle; a futex lets shutdown end its wait.
  *
  * Threads and locks: the monitor only reads workers' published atomics
- * (current, tick), steals through the lock-free run-queue protocol and takes
+ * (current, stats.switches), steals through the lock-free run-queue protocol and takes
  * w->timer_lock / w->cq_lock like any other thread. rt->rescue_seq is odd
  * while it holds fibers in its hands, so the deadlock check never mistakes
  * that moment for "nothing runnable".
@@ -52,16 +52,14 @@ static void rescue(ringo__runtime_t *rt, ringo__worker_t *w, int64_t now)
     /* A lone worker's runnable fibers have nowhere else to go; leaving its
      * queue alone also lets it pop without atomics (sched.c). */
     unsigned moved = rt->nworkers > 1 ? ringo__runq_drain(w) : 0;
-    int fired = ringo__timers_run(w, now);
-    unsigned reaped = ringo__ring_reap(w);
+    ringo__timers_run(w, now);
+    ringo__ring_reap(w);
     atomic_fetch_add(&rt->rescue_seq, 1);
     atomic_fetch_add_explicit(&w->stats.rescues, 1, memory_order_relaxed);
     /* Fibers readied by timers and completions were already woken for
      * one at a time; the moved ones need as many idle workers as there are. */
     for (unsigned i = 0; i < moved && atomic_load(&rt->nidle) > 0; i++)
         ringo__wakep(rt);
-    (void)fired;
-    (void)reaped;
 }
 
 static void *monitor_main(void *arg)
@@ -92,7 +90,7 @@ static void *monitor_main(void *arg)
         for (unsigned i = 0; i < rt->nworkers; i++) {
             ringo__worker_t *w = &rt->workers[i];
             ringo__fiber_t *cur = atomic_load_explicit(&w->current, memory_order_relaxed);
-            uint64_t tick = atomic_load_explicit(&w->tick, memory_order_relaxed);
+            uint64_t tick = atomic_load_explicit(&w->stats.switches, memory_order_relaxed);
             if (!cur || tick != last_tick[i]) {
                 last_tick[i] = tick;
                 since[i] = now;

@@ -131,7 +131,6 @@ static void *worker_thread(void *arg)
     int err = ringo__altstack_init(w);
     if (!err)
         err = ringo__ring_init(w);
-    w->init_error = err;
     if (err)
         atomic_store(&rt->init_failed, err);
     pthread_mutex_lock(&rt->gate_lock);
@@ -241,8 +240,6 @@ int ringo_run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg)
     rt->ring_entries = c.ring_entries ? c.ring_entries : DEFAULT_ENTRIES;
     rt->no_pin = c.no_pin;
     atomic_store(&rt->id_source, 1);
-    rt->main_fn = main_fn;
-    rt->main_arg = arg;
 
     ret = ringo__ring_probe(rt);
     if (ret < 0)
@@ -285,7 +282,7 @@ int ringo_run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg)
         goto out;
 
     ringo__rt = rt;
-    ret = ringo__spawn_main(rt, main_fn, arg);
+    ret = ringo__spawn_main(main_fn, arg);
     if (ret < 0)
         goto out;
 

@@ -176,11 +176,6 @@ int ringo__timers_run(ringo__worker_t *w, int64_t now)
     }
 }
 
-int64_t ringo__timers_next(ringo__worker_t *w)
-{
-    return atomic_load_explicit(&w->timer_next, memory_order_acquire);
-}
-
 void ringo__timers_free(ringo__worker_t *w)
 {
     /* Unlink every pending timer, so a later stop or free of it is a
