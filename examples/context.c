@@ -28,20 +28,12 @@
  * It checks its own results and exits non-zero if anything is off, so the
  * test suite runs it.
  */
-#include <ringo.h>
+#include "example.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void check(bool ok, const char *what)
-{
-    if (!ok) {
-        printf("FAILED: %s\n", what);
-        exit(1);
-    }
-}
 
 static const char *err_name(int err)
 {
@@ -484,10 +476,5 @@ static void main_fiber(void *arg)
 
 int main(void)
 {
-    int rc = ringo_run(NULL, main_fiber, NULL);
-    if (rc < 0) {
-        fprintf(stderr, "ringo_run: %d\n", rc);
-        return 1;
-    }
-    return 0;
+    return example_run(main_fiber);
 }
