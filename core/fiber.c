@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -38,6 +39,9 @@
 #include <unistd.h>
 
 static _Noreturn void fiber_entry(ringo__fiber_t *f);
+
+char ringo__fibers_ended;
+char ringo__workers_ready;
 
 /* Builds the frame ringo__ctx_switch pops the first time it loads f->sp, so
  * that its `ret` lands in ringo__ctx_start with f and fiber_entry at hand.
@@ -162,7 +166,11 @@ static int spawn(void (*fn)(void *), void *arg, const void *copy, size_t size,
     char *top = (char *)f;
     if (copy) {
         top = (char *)((uintptr_t)(top - size) & ~(uintptr_t)15);
+        /* The slot's stack is the new fiber's memory, not the parent's:
+         * under TSan the copy is not the parent's access (sanitizer.h). */
+        RINGO_TSAN_NOACCESS_BEGIN();
         memcpy(top, copy, size);
+        RINGO_TSAN_NOACCESS_END();
         arg = top;
     }
     f->fn = fn;
@@ -176,6 +184,14 @@ static int spawn(void (*fn)(void *), void *arg, const void *copy, size_t size,
     f->id = w ? ringo__next_fiber_id(w) : atomic_fetch_add(&rt->id_source, 1);
     f->sleep_timer.heap_index = -1;
     init_frame(f, top);
+#ifdef RINGO_TSAN
+    char name[96];
+    snprintf(name, sizeof(name), "fiber %llu %s (%s:%d)", (unsigned long long)f->id,
+             fn_name ? fn_name : "?", file ? file : "?", line);
+    RINGO_TSAN_NAME(f->tsan_fiber, name);
+#endif
+    /* Happens-before: everything the parent did so far, the child sees. */
+    RINGO_RACE_RELEASE(f);
     atomic_store_explicit(&f->state, RINGO__FIBER_RUNNABLE, memory_order_release);
 
     if (w) {
@@ -226,6 +242,8 @@ static _Noreturn void fiber_exit(void)
     atomic_store_explicit(&w->exited,
         atomic_load_explicit(&w->exited, memory_order_relaxed) + 1, memory_order_relaxed);
     atomic_store_explicit(&f->state, RINGO__FIBER_DEAD, memory_order_release);
+    /* ringo_run returns after every fiber that ended (sanitizer.h). */
+    RINGO_RACE_RELEASE(&ringo__fibers_ended);
     ringo__switch(w, f, ringo__sched_next_local(w), RINGO__POST_EXIT);
     __builtin_unreachable();
 }
@@ -235,6 +253,8 @@ static _Noreturn void fiber_entry(ringo__fiber_t *f)
     ringo__worker_t *w = ringo__self();
     RINGO_ASAN_FINISH_SWITCH(NULL);
     ringo__finish_switch(w);
+    RINGO_RACE_ACQUIRE(f);      /* the spawn's release */
+    RINGO_RACE_ACQUIRE(&ringo__workers_ready);  /* every worker's TLS (errno) */
 
     f->fn(f->arg);
 
@@ -303,6 +323,7 @@ void ringo__park(void)
     ringo__fiber_t *f = atomic_load_explicit(&w->current, memory_order_relaxed);
     RINGO__STAT_INC(w, parks);
     ringo__switch(w, f, ringo__sched_next_local(w), RINGO__POST_PARK);
+    RINGO_RACE_ACQUIRE(f);      /* the waker's release in ringo__ready */
 }
 
 static const char *state_name(int s)
@@ -315,6 +336,8 @@ static const char *state_name(int s)
 void ringo__ready(ringo__fiber_t *f)
 {
     ringo__runtime_t *rt = ringo__rt;
+    /* Happens-before: the waker's past, to the woken fiber once it runs. */
+    RINGO_RACE_RELEASE(f);
     int s = atomic_load_explicit(&f->state, memory_order_acquire);
     for (;;) {
         if (s == RINGO__FIBER_PARKING) {
@@ -378,6 +401,7 @@ void ringo__wait_block(ringo__wait_t *wt)
     }
     while (!atomic_load_explicit(&wt->futex, memory_order_acquire))
         syscall(SYS_futex, &wt->futex, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+    RINGO_RACE_ACQUIRE(wt);
 }
 
 void ringo__unblock(ringo__wait_t *wt)
@@ -386,6 +410,7 @@ void ringo__unblock(ringo__wait_t *wt)
         ringo__ready(wt->fiber);
         return;
     }
+    RINGO_RACE_RELEASE(wt);
     atomic_store_explicit(&wt->futex, 1, memory_order_release);
     syscall(SYS_futex, &wt->futex, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }

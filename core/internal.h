@@ -349,8 +349,29 @@ struct ringo__runtime {
 /* The runtime that is running, or NULL. Set before workers start and
  * cleared after they all stopped. */
 extern ringo__runtime_t *ringo__rt;
+/* TSan only: each fiber's end releases here; ringo_run acquires it. */
+extern char ringo__fibers_ended;
+/* TSan only: each worker releases here once set up; fibers acquire it. */
+extern char ringo__workers_ready;
 extern _Thread_local ringo__worker_t *ringo__tls_worker;
 extern _Thread_local bool ringo__tls_is_monitor;
+
+/* The runtime's own pthread mutexes (global queue, stack pool, pool list).
+ * Under TSan their interceptors would publish an edge between whichever
+ * fibers happen to take them; these wrappers keep them silent (sanitizer.h). */
+static inline void ringo__pthread_lock(pthread_mutex_t *m)
+{
+    RINGO_TSAN_NOSYNC_BEGIN();
+    pthread_mutex_lock(m);
+    RINGO_TSAN_NOSYNC_END();
+}
+
+static inline void ringo__pthread_unlock(pthread_mutex_t *m)
+{
+    RINGO_TSAN_NOSYNC_BEGIN();
+    pthread_mutex_unlock(m);
+    RINGO_TSAN_NOSYNC_END();
+}
 
 /* The calling thread's worker, NULL on other threads.
  * A fiber may resume on another thread after any switch, so the compiler

@@ -66,11 +66,11 @@ static void *monitor_main(void *arg)
 {
     ringo__runtime_t *rt = arg;
     ringo__tls_is_monitor = true;
-    uint64_t *last_tick = calloc(rt->nworkers, sizeof(*last_tick));
-    int64_t *since = calloc(rt->nworkers, sizeof(*since));
+    uint64_t *last_tick = ringo__calloc(rt->nworkers, sizeof(*last_tick));
+    int64_t *since = ringo__calloc(rt->nworkers, sizeof(*since));
     if (!last_tick || !since) {
-        free(last_tick);
-        free(since);
+        ringo__free(last_tick);
+        ringo__free(since);
         return NULL;
     }
     int64_t last_scavenge = ringo__now(), last_age = last_scavenge;
@@ -106,8 +106,8 @@ static void *monitor_main(void *arg)
             break;
         futex_wait(&rt->monitor_futex, v, busy ? BUSY_PERIOD : IDLE_PERIOD);
     }
-    free(last_tick);
-    free(since);
+    ringo__free(last_tick);
+    ringo__free(since);
     return NULL;
 }
 

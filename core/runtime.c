@@ -66,7 +66,7 @@ static void topology_free(struct topology *t)
     if (t->pus) {
         for (unsigned i = 0; i < t->ncores; i++)
             hwloc_bitmap_free(t->pus[i]);
-        free(t->pus);
+        ringo__free(t->pus);
     }
     if (t->topo)
         hwloc_topology_destroy(t->topo);
@@ -89,7 +89,7 @@ static int topology_load(struct topology *t)
     if (hwloc_get_cpubind(t->topo, allowed, HWLOC_CPUBIND_PROCESS) < 0)
         hwloc_bitmap_copy(allowed, hwloc_topology_get_allowed_cpuset(t->topo));
     int n = hwloc_get_nbobjs_by_type(t->topo, HWLOC_OBJ_CORE);
-    t->pus = calloc(n > 0 ? (size_t)n : 1, sizeof(*t->pus));
+    t->pus = ringo__calloc(n > 0 ? (size_t)n : 1, sizeof(*t->pus));
     for (int i = 0; t->pus && i < n; i++) {
         hwloc_obj_t core = hwloc_get_obj_by_type(t->topo, HWLOC_OBJ_CORE, (unsigned)i);
         hwloc_bitmap_t set = hwloc_bitmap_alloc();
@@ -133,6 +133,9 @@ static void *worker_thread(void *arg)
         err = ringo__ring_init(w);
     if (err)
         atomic_store(&rt->init_failed, err);
+    /* Fibers run on this thread and touch its TLS (errno): under TSan
+     * every fiber starts after every worker's set-up (fiber_entry). */
+    RINGO_RACE_RELEASE(&ringo__workers_ready);
     pthread_mutex_lock(&rt->gate_lock);
     rt->gate_arrived++;
     pthread_cond_broadcast(&rt->gate_cond);
@@ -182,15 +185,15 @@ static void runtime_free(ringo__runtime_t *rt)
     if (rt->workers) {
         for (unsigned i = 0; i < rt->nworkers; i++)
             ringo__timers_free(&rt->workers[i]);
-        free(rt->workers);
+        ringo__free(rt->workers);
     }
     ringo__stacks_fini(rt);
-    free(rt->global_q);
+    ringo__free(rt->global_q);
     pthread_mutex_destroy(&rt->global_lock);
     pthread_mutex_destroy(&rt->stack_lock);
     pthread_mutex_destroy(&rt->gate_lock);
     pthread_cond_destroy(&rt->gate_cond);
-    free(rt);
+    ringo__free(rt);
 }
 
 int ringo_run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg)
@@ -220,7 +223,7 @@ int ringo_run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg)
     }
     stack = (stack + (size_t)page - 1) & ~((size_t)page - 1);
 
-    rt = calloc(1, sizeof(*rt));
+    rt = ringo__calloc(1, sizeof(*rt));
     if (!rt) {
         ret = -ENOMEM;
         goto out;
@@ -263,7 +266,7 @@ int ringo_run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg)
         nworkers = RINGO__MAX_WORKERS;
     rt->nworkers = nworkers;
 
-    rt->workers = aligned_alloc(RINGO__CACHELINE, nworkers * sizeof(ringo__worker_t));
+    rt->workers = ringo__aligned_alloc(RINGO__CACHELINE, nworkers * sizeof(ringo__worker_t));
     if (!rt->workers) {
         ret = -ENOMEM;
         goto out;
@@ -286,8 +289,8 @@ int ringo_run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg)
     if (ret < 0)
         goto out;
 
-    threads = calloc(nworkers, sizeof(*threads));
-    starts = calloc(nworkers, sizeof(*starts));
+    threads = ringo__calloc(nworkers, sizeof(*threads));
+    starts = ringo__calloc(nworkers, sizeof(*starts));
     if (!threads || !starts) {
         ret = -ENOMEM;
         goto out;
@@ -322,12 +325,14 @@ int ringo_run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg)
     for (unsigned i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
     ringo__monitor_stop(rt);
+    /* What the fibers that ended did, the caller of ringo_run sees. */
+    RINGO_RACE_ACQUIRE(&ringo__fibers_ended);
     ringo__signals_restore();
 
 out:
     ringo__rt = NULL;
-    free(threads);
-    free(starts);
+    ringo__free(threads);
+    ringo__free(starts);
     if (have_topo)
         topology_free(&topo);
     runtime_free(rt);

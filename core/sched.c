@@ -90,13 +90,13 @@ static bool global_grow(ringo__runtime_t *rt, size_t need)
         cap *= 2;
     if (cap == rt->global_cap)
         return true;
-    ringo__fiber_t **q = malloc(cap * sizeof(*q));
+    ringo__fiber_t **q = ringo__malloc(cap * sizeof(*q));
     if (!q)
         return false;
     size_t len = atomic_load_explicit(&rt->global_len, memory_order_relaxed);
     for (size_t i = 0; i < len; i++)
         q[i] = rt->global_q[(rt->global_head + i) % rt->global_cap];
-    free(rt->global_q);
+    ringo__free(rt->global_q);
     rt->global_q = q;
     rt->global_head = 0;
     rt->global_cap = cap;
@@ -105,16 +105,16 @@ static bool global_grow(ringo__runtime_t *rt, size_t need)
 
 void ringo__global_put(ringo__runtime_t *rt, ringo__fiber_t *const *fs, size_t n)
 {
-    pthread_mutex_lock(&rt->global_lock);
+    ringo__pthread_lock(&rt->global_lock);
     size_t len = atomic_load_explicit(&rt->global_len, memory_order_relaxed);
     if (len + n > rt->global_cap && !global_grow(rt, len + n)) {
-        pthread_mutex_unlock(&rt->global_lock);
+        ringo__pthread_unlock(&rt->global_lock);
         ringo__throw("out of memory growing the global run queue");
     }
     for (size_t i = 0; i < n; i++)
         rt->global_q[(rt->global_head + len + i) % rt->global_cap] = fs[i];
     atomic_store_explicit(&rt->global_len, len + n, memory_order_release);
-    pthread_mutex_unlock(&rt->global_lock);
+    ringo__pthread_unlock(&rt->global_lock);
 }
 
 /* Takes a fair share of the global queue: one to run, the rest to w's queue. */
@@ -123,7 +123,7 @@ static ringo__fiber_t *global_get(ringo__runtime_t *rt, ringo__worker_t *w)
     if (!atomic_load_explicit(&rt->global_len, memory_order_relaxed))
         return NULL;
     ringo__fiber_t *batch[RINGO__RUNQ_SIZE / 2];
-    pthread_mutex_lock(&rt->global_lock);
+    ringo__pthread_lock(&rt->global_lock);
     size_t len = atomic_load_explicit(&rt->global_len, memory_order_relaxed);
     size_t n = len / rt->nworkers + 1;
     if (n > len)
@@ -136,7 +136,7 @@ static ringo__fiber_t *global_get(ringo__runtime_t *rt, ringo__worker_t *w)
         rt->global_head = (rt->global_head + n) % rt->global_cap;
         atomic_store_explicit(&rt->global_len, len - n, memory_order_relaxed);
     }
-    pthread_mutex_unlock(&rt->global_lock);
+    ringo__pthread_unlock(&rt->global_lock);
     if (!n)
         return NULL;
     for (size_t i = 1; i < n; i++)

@@ -96,7 +96,7 @@ static bool probe_madvise_guard(size_t page)
 
 int ringo__stacks_init(ringo__runtime_t *rt)
 {
-    rt->chunks = calloc(RINGO__MAX_CHUNKS, sizeof(*rt->chunks));
+    rt->chunks = ringo__calloc(RINGO__MAX_CHUNKS, sizeof(*rt->chunks));
     if (!rt->chunks)
         return -ENOMEM;
     atomic_store(&rt->nchunks, 0);
@@ -131,7 +131,7 @@ void ringo__stacks_fini(ringo__runtime_t *rt)
             size_t carved = atomic_load(&c->carved);
             for (size_t j = 0; j < carved; j++)
                 RINGO_VALGRIND_STACK_DEREGISTER(c->vg_ids[j]);
-            free(c->vg_ids);
+            ringo__free(c->vg_ids);
         }
     }
 #ifdef RINGO_TSAN
@@ -147,9 +147,9 @@ void ringo__stacks_fini(ringo__runtime_t *rt)
     if (rt->pidfd >= 0)
         close(rt->pidfd);
     rt->pidfd = -1;
-    free(rt->chunks);
-    free(rt->warm);
-    free(rt->cold);
+    ringo__free(rt->chunks);
+    ringo__free(rt->warm);
+    ringo__free(rt->cold);
     rt->chunks = NULL;
     rt->warm = rt->cold = NULL;
     rt->nwarm = rt->ncold = rt->warm_cap = rt->cold_cap = 0;
@@ -192,7 +192,7 @@ static size_t carve_locked(ringo__runtime_t *rt, char **out, size_t *ci, size_t 
             c = &rt->chunks[n];
             c->base = base;
             c->nslots = nslots;
-            c->vg_ids = ringo__on_valgrind() ? calloc(nslots, sizeof(*c->vg_ids)) : NULL;
+            c->vg_ids = ringo__on_valgrind() ? ringo__calloc(nslots, sizeof(*c->vg_ids)) : NULL;
             atomic_store_explicit(&c->carved, 0, memory_order_relaxed);
             unguarded_from[n] = SIZE_MAX;
             atomic_store_explicit(&rt->nchunks, n + 1, memory_order_release);
@@ -241,12 +241,12 @@ static void guard_batch(ringo__runtime_t *rt, ringo__worker_t *w, char **slots, 
             done++;
         if (done == n)
             return;
-        pthread_mutex_lock(&rt->stack_lock);
+        ringo__pthread_lock(&rt->stack_lock);
         if (atomic_load(&rt->guard_mode) == RINGO__GUARD_MADVISE)
             atomic_store(&rt->guard_mode, RINGO__GUARD_MPROTECT);
-        pthread_mutex_unlock(&rt->stack_lock);
+        ringo__pthread_unlock(&rt->stack_lock);
     }
-    pthread_mutex_lock(&rt->stack_lock);
+    ringo__pthread_lock(&rt->stack_lock);
     for (; done < n; done++) {
         if (atomic_load(&rt->guard_mode) == RINGO__GUARD_MPROTECT) {
             if (rt->mprotect_budget > 0 && mprotect(slots[done], rt->page_size, PROT_NONE) == 0) {
@@ -258,7 +258,7 @@ static void guard_batch(ringo__runtime_t *rt, ringo__worker_t *w, char **slots, 
         }
         mark_unguarded(ci[done], idx[done]);
     }
-    pthread_mutex_unlock(&rt->stack_lock);
+    ringo__pthread_unlock(&rt->stack_lock);
 }
 
 static bool slot_guarded(const ringo__runtime_t *rt, const char *slot)
@@ -276,7 +276,7 @@ static bool push_list(char ***list, size_t *n, size_t *cap, char *slot)
 {
     if (*n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 256;
-        char **nl = realloc(*list, ncap * sizeof(**list));
+        char **nl = ringo__realloc(*list, ncap * sizeof(**list));
         if (!nl)
             return false;      /* the slot stays reserved until the chunk goes */
         *list = nl;
@@ -298,7 +298,7 @@ static char *refill(ringo__runtime_t *rt, ringo__worker_t *w)
     char **batch = w ? (char **)w->scratch : one;
     size_t *ci = w ? w->scratch_ci : one_ci, *idx = w ? w->scratch_idx : one_idx;
     size_t got = 0, carved = 0;
-    pthread_mutex_lock(&rt->stack_lock);
+    ringo__pthread_lock(&rt->stack_lock);
     while (got < want && rt->nwarm)
         batch[got++] = rt->warm[--rt->nwarm];
     if (rt->nwarm < rt->warm_low)
@@ -307,7 +307,7 @@ static char *refill(ringo__runtime_t *rt, ringo__worker_t *w)
         batch[got++] = rt->cold[--rt->ncold];
     if (!got)
         got = carved = carve_locked(rt, batch, ci, idx, want);
-    pthread_mutex_unlock(&rt->stack_lock);
+    ringo__pthread_unlock(&rt->stack_lock);
     if (carved)
         guard_batch(rt, w, batch, ci, idx, carved);
     if (!got)
@@ -366,10 +366,10 @@ void ringo__stack_put(ringo__runtime_t *rt, ringo__worker_t *w, ringo__fiber_t *
     batch[nb++] = slot;
     while (w && nb <= TRANSFER && w->stack_cached > TRANSFER)
         batch[nb++] = w->stack_cache[--w->stack_cached];
-    pthread_mutex_lock(&rt->stack_lock);
+    ringo__pthread_lock(&rt->stack_lock);
     for (size_t i = 0; i < nb; i++)
         push_list(&rt->warm, &rt->nwarm, &rt->warm_cap, batch[i]);
-    pthread_mutex_unlock(&rt->stack_lock);
+    ringo__pthread_unlock(&rt->stack_lock);
 }
 
 static int cmp_slot(const void *a, const void *b)
@@ -385,7 +385,7 @@ size_t ringo__stacks_scavenge(ringo__runtime_t *rt)
     (void)rt;
     return 0;
 #endif
-    pthread_mutex_lock(&rt->stack_lock);
+    ringo__pthread_lock(&rt->stack_lock);
     /* Only slots that sat unused for the whole period since the last call:
      * those below the list's low-water mark. A pool in active use keeps its
      * memory; a pool left over from a burst gives it back. */
@@ -393,10 +393,10 @@ size_t ringo__stacks_scavenge(ringo__runtime_t *rt)
     size_t n = idle > WARM_MAX ? idle - WARM_MAX : 0;
     if (n > SCAVENGE_MAX)
         n = SCAVENGE_MAX;
-    char **trim = n ? malloc(n * sizeof(*trim)) : NULL;
+    char **trim = n ? ringo__malloc(n * sizeof(*trim)) : NULL;
     if (!trim) {
         rt->warm_low = rt->nwarm;
-        pthread_mutex_unlock(&rt->stack_lock);
+        ringo__pthread_unlock(&rt->stack_lock);
         return 0;
     }
     /* The bottom of the LIFO list was freed longest ago. */
@@ -404,7 +404,7 @@ size_t ringo__stacks_scavenge(ringo__runtime_t *rt)
     memmove(rt->warm, rt->warm + n, (rt->nwarm - n) * sizeof(*trim));
     rt->nwarm -= n;
     rt->warm_low = rt->nwarm;
-    pthread_mutex_unlock(&rt->stack_lock);
+    ringo__pthread_unlock(&rt->stack_lock);
 
     qsort(trim, n, sizeof(*trim), cmp_slot);
     for (size_t i = 0; i < n;) {
@@ -416,11 +416,11 @@ size_t ringo__stacks_scavenge(ringo__runtime_t *rt)
         i = j;
     }
 
-    pthread_mutex_lock(&rt->stack_lock);
+    ringo__pthread_lock(&rt->stack_lock);
     for (size_t i = 0; i < n; i++)
         push_list(&rt->cold, &rt->ncold, &rt->cold_cap, trim[i]);
-    pthread_mutex_unlock(&rt->stack_lock);
-    free(trim);
+    ringo__pthread_unlock(&rt->stack_lock);
+    ringo__free(trim);
     return n;
 }
 

@@ -79,7 +79,7 @@ void ringo__timer_add(ringo__worker_t *w, ringo__timer_t *t)
     int32_t n = atomic_load_explicit(&w->ntimers, memory_order_relaxed);
     if (n == w->heap_cap) {
         int32_t cap = w->heap_cap ? w->heap_cap * 2 : 64;
-        ringo__timer_t **h = realloc(w->heap, (size_t)cap * sizeof(*h));
+        ringo__timer_t **h = ringo__realloc(w->heap, (size_t)cap * sizeof(*h));
         if (!h) {
             ringo__spin_unlock(&w->timer_lock);
             ringo__throw("out of memory growing the timer heap");
@@ -188,7 +188,7 @@ void ringo__timers_free(ringo__worker_t *w)
         if (t->dispose)
             t->dispose(t);
     }
-    free(w->heap);
+    ringo__free(w->heap);
     w->heap = NULL;
     w->heap_cap = 0;
     atomic_store(&w->ntimers, 0);

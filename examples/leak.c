@@ -42,7 +42,9 @@ static void wait_for_helpers(void *arg)
     ringo_waitgroup_wait(arg);                      /* leaks if Done never comes */
 }
 
-static ringo_waitgroup_t wgs[REQUESTS];
+/* One group per request of each service: a WaitGroup may be reused only
+ * after every Wait on it has returned (Go's rule; -race checks it). */
+static ringo_waitgroup_t wgs[2][REQUESTS];
 /* What the leaky handler lost, kept reachable so LeakSanitizer (which does
  * not scan fiber stacks) does not flag the example's deliberate leak. */
 static ringo_ctx_t *lost_ctx[REQUESTS];
@@ -59,15 +61,16 @@ static void handle(int i, bool fixed)
     ringo_go(compute_result, ringo_chan_ref(out));
 
     /* 3. a helper group */
-    ringo_waitgroup_add(&wgs[i], 1);
-    ringo_go(wait_for_helpers, &wgs[i]);
+    ringo_waitgroup_t *wg = &wgs[fixed][i];
+    ringo_waitgroup_add(wg, 1);
+    ringo_go(wait_for_helpers, wg);
 
     /* ...and the handler gives up on the result (a timeout, say) and
      * returns without receiving it. */
     ringo_chan_unref(out);
     if (fixed) {
         ringo_cancel(ctx);                  /* defer cancel() */
-        ringo_waitgroup_done(&wgs[i]);      /* defer wg.Done() */
+        ringo_waitgroup_done(wg);           /* defer wg.Done() */
     } else {
         lost_ctx[i] = ctx;
         lost_chan[i] = out;

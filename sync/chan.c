@@ -83,6 +83,7 @@ static inline bool waitq_empty(const struct waitq *q)
 
 void ringo__chan_send_direct(ringo_chan_t *c, ringo__sudog_t *r, const void *ep)
 {
+    RINGO_RACE_ACQUIRE(r->wait);    /* the receiver's past, before we write its memory */
     if (r->elem && c->elem_size)
         memcpy(r->elem, ep, c->elem_size);
     r->success = true;
@@ -90,6 +91,7 @@ void ringo__chan_send_direct(ringo_chan_t *c, ringo__sudog_t *r, const void *ep)
 
 void ringo__chan_recv_direct(ringo_chan_t *c, ringo__sudog_t *s, void *ep)
 {
+    RINGO_RACE_ACQUIRE(s->wait);    /* the sender's past: its value and more */
     if (c->cap == 0) {
         if (ep && c->elem_size)
             memcpy(ep, s->elem, c->elem_size);
@@ -97,10 +99,12 @@ void ringo__chan_recv_direct(ringo_chan_t *c, ringo__sudog_t *s, void *ep)
         /* Full buffer: take its head, put the sender's value at its tail
          * (the same slot, since the buffer is full). */
         void *slot = ringo__chan_slot(c, c->recvx);
+        RINGO_RACE_ACQUIRE(slot);
         if (ep && c->elem_size)
             memcpy(ep, slot, c->elem_size);
         if (c->elem_size)
             memcpy(slot, s->elem, c->elem_size);
+        RINGO_RACE_RELEASE(slot);
         if (++c->recvx == c->cap)
             c->recvx = 0;
         c->sendx = c->recvx;
@@ -110,8 +114,13 @@ void ringo__chan_recv_direct(ringo_chan_t *c, ringo__sudog_t *s, void *ep)
 
 void ringo__chan_buf_put(ringo_chan_t *c, const void *ep)
 {
+    void *slot = ringo__chan_slot(c, c->sendx);
+    /* Go's edges for a buffer slot: the kth receive happens before the
+     * (k+cap)th send completes, and each send before its receive. */
+    RINGO_RACE_ACQUIRE(slot);
     if (c->elem_size)
-        memcpy(ringo__chan_slot(c, c->sendx), ep, c->elem_size);
+        memcpy(slot, ep, c->elem_size);
+    RINGO_RACE_RELEASE(slot);
     if (++c->sendx == c->cap)
         c->sendx = 0;
     __atomic_store_n(&c->count, c->count + 1, __ATOMIC_RELAXED);
@@ -120,8 +129,10 @@ void ringo__chan_buf_put(ringo_chan_t *c, const void *ep)
 void ringo__chan_buf_take(ringo_chan_t *c, void *ep)
 {
     void *slot = ringo__chan_slot(c, c->recvx);
+    RINGO_RACE_ACQUIRE(slot);
     if (ep && c->elem_size)
         memcpy(ep, slot, c->elem_size);
+    RINGO_RACE_RELEASE(slot);
     if (++c->recvx == c->cap)
         c->recvx = 0;
     __atomic_store_n(&c->count, c->count - 1, __ATOMIC_RELAXED);
@@ -134,7 +145,7 @@ ringo_chan_t *ringo_chan_make(size_t elem_size, size_t cap)
     if (elem_size && cap > (SIZE_MAX - sizeof(ringo_chan_t) - 16) / elem_size)
         return NULL;
     size_t bytes = elem_size * cap;
-    ringo_chan_t *c = calloc(1, sizeof(*c) + bytes + 16);
+    ringo_chan_t *c = ringo__calloc(1, sizeof(*c) + bytes + 16);
     if (!c)
         return NULL;
     c->elem_size = elem_size;
@@ -161,7 +172,7 @@ void ringo_chan_unref(ringo_chan_t *c)
     ringo__spin_unlock(&c->lock);
     if (waiters)
         ringo_panic("channel freed while fibers are blocked on it");
-    free(c);
+    ringo__free(c);
 }
 
 size_t ringo_chan_len(ringo_chan_t *c)
@@ -198,6 +209,7 @@ static int chan_send(ringo_chan_t *c, const void *ep, bool block)
             return -EAGAIN;
         ringo__block_forever("chan send (nil chan)");
     }
+    RINGO_RACE_READ(&c->closed);    /* a send racing a close is a race (as in Go) */
     ringo__spin_lock(&c->lock);
     if (c->closed) {
         ringo__spin_unlock(&c->lock);
@@ -224,6 +236,7 @@ static int chan_send(ringo_chan_t *c, const void *ep, bool block)
     ringo__wait_t wt;
     ringo__sudog_t s = {.wait = &wt, .elem = (void *)ep, .c = c};
     ringo__wait_prepare(&wt, "chan send");
+    RINGO_RACE_RELEASE(&wt);        /* for the receiver that takes our value */
     ringo__waitq_enqueue(&c->sendq, &s);
     ringo__spin_unlock(&c->lock);
     ringo__wait_block(&wt);
@@ -242,6 +255,7 @@ int ringo_chan_try_send(ringo_chan_t *c, const void *ep)
     if (c) {
         /* Go's try-send on a closed channel panics; ours reports it, since
          * the caller asked not to be stopped. */
+        RINGO_RACE_READ(&c->closed);
         ringo__spin_lock(&c->lock);
         bool closed = c->closed;
         ringo__spin_unlock(&c->lock);
@@ -265,6 +279,7 @@ static int chan_recv(ringo_chan_t *c, void *ep, bool block)
     ringo__spin_lock(&c->lock);
     if (c->closed && c->count == 0) {
         ringo__spin_unlock(&c->lock);
+        RINGO_RACE_ACQUIRE(&c->closed);     /* close -> receive of the zero value */
         if (ep && c->elem_size)
             memset(ep, 0, c->elem_size);
         return 0;
@@ -290,6 +305,7 @@ static int chan_recv(ringo_chan_t *c, void *ep, bool block)
     ringo__wait_t wt;
     ringo__sudog_t r = {.wait = &wt, .elem = ep, .c = c};
     ringo__wait_prepare(&wt, "chan receive");
+    RINGO_RACE_RELEASE(&wt);        /* for the sender that writes into ep */
     ringo__waitq_enqueue(&c->recvq, &r);
     ringo__spin_unlock(&c->lock);
     ringo__wait_block(&wt);
@@ -314,6 +330,8 @@ void ringo_chan_close(ringo_chan_t *c)
     note_caller();
     if (!c)
         ringo_panic("close of nil channel");
+    RINGO_RACE_WRITE(&c->closed);
+    RINGO_RACE_RELEASE(&c->closed);
     ringo__spin_lock(&c->lock);
     if (c->closed) {
         ringo__spin_unlock(&c->lock);
@@ -326,6 +344,7 @@ void ringo_chan_close(ringo_chan_t *c)
      * then wake them with the lock dropped. */
     ringo__sudog_t *wake = NULL, *s;
     while ((s = ringo__waitq_dequeue(&c->recvq)) != NULL) {
+        RINGO_RACE_ACQUIRE(s->wait);
         if (s->elem && c->elem_size)
             memset(s->elem, 0, c->elem_size);
         s->success = false;

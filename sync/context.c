@@ -54,6 +54,20 @@ struct ringo_ctx {
     ringo__timer_t timer;
 };
 
+/* c->lock doubles as Go's c.mu for the race detector: whatever one holder
+ * did, the next holder sees (cancel -> Err, AfterFunc -> its cancel). */
+static inline void ctx_lock(ringo_ctx_t *c)
+{
+    ringo__spin_lock(&c->lock);
+    RINGO_RACE_ACQUIRE(c);
+}
+
+static inline void ctx_unlock(ringo_ctx_t *c)
+{
+    RINGO_RACE_RELEASE(c);
+    ringo__spin_unlock(&c->lock);
+}
+
 static ringo_ctx_t background_ctx = {.kind = CTX_ROOT};
 static ringo_ctx_t todo_ctx = {.kind = CTX_ROOT};
 
@@ -103,7 +117,7 @@ static void detach(ringo_ctx_t *c)
         ringo_ctx_t *a = atomic_load(&c->attached);
         if (!a)
             return;
-        ringo__spin_lock(&a->lock);
+        ctx_lock(a);
         if (atomic_load(&c->attached) == a) {
             if (c->sib_prev)
                 c->sib_prev->sib_next = c->sib_next;
@@ -113,10 +127,10 @@ static void detach(ringo_ctx_t *c)
                 c->sib_next->sib_prev = c->sib_prev;
             c->sib_next = c->sib_prev = NULL;
             atomic_store(&c->attached, NULL);
-            ringo__spin_unlock(&a->lock);
+            ctx_unlock(a);
             return;
         }
-        ringo__spin_unlock(&a->lock);
+        ctx_unlock(a);
     }
 }
 
@@ -130,11 +144,11 @@ static void free_one(ringo_ctx_t *c)
         for (ringo__ctx_watch_t *w = c->watches, *n; w; w = n) {
             n = w->next;
             if (!w->internal)
-                free(w);
+                ringo__free(w);
         }
         ringo_chan_unref(c->done);
     }
-    free(c);
+    ringo__free(c);
 }
 
 void ringo_ctx_unref(ringo_ctx_t *c)
@@ -158,9 +172,9 @@ static void start_after_func(ringo__ctx_watch_t *w)
 /* Cancels c alone; queues its pinned children on *work. */
 static void cancel_one(ringo_ctx_t *c, int err, int cause, ringo_ctx_t **work)
 {
-    ringo__spin_lock(&c->lock);
+    ctx_lock(c);
     if (atomic_load(&c->err)) {
-        ringo__spin_unlock(&c->lock);
+        ctx_unlock(c);
         return;
     }
     atomic_store(&c->cause, cause ? cause : err);
@@ -182,7 +196,7 @@ static void cancel_one(ringo_ctx_t *c, int err, int cause, ringo_ctx_t **work)
         w->listed = false;
     }
     c->watches = NULL;
-    ringo__spin_unlock(&c->lock);
+    ctx_unlock(c);
 
     if (done)
         ringo_chan_close(done);
@@ -193,7 +207,7 @@ static void cancel_one(ringo_ctx_t *c, int err, int cause, ringo_ctx_t **work)
             atomic_store_explicit(&w->firing, 0, memory_order_release);
         } else {
             start_after_func(w);
-            free(w);
+            ringo__free(w);
         }
     }
 }
@@ -238,7 +252,7 @@ void ringo_cancel_cause(ringo_ctx_t *c, int cause)
 
 static ringo_ctx_t *derive(ringo_ctx_t *parent, int kind)
 {
-    ringo_ctx_t *c = calloc(1, sizeof(*c));
+    ringo_ctx_t *c = ringo__calloc(1, sizeof(*c));
     if (!c)
         return NULL;
     atomic_store_explicit(&c->refs, 1, memory_order_relaxed);
@@ -255,7 +269,7 @@ static void propagate(ringo_ctx_t *c)
     ringo_ctx_t *a = cancel_ancestor(c->parent);
     if (!a)
         return;
-    ringo__spin_lock(&a->lock);
+    ctx_lock(a);
     int err = atomic_load(&a->err);
     if (!err) {
         c->sib_prev = NULL;
@@ -265,7 +279,7 @@ static void propagate(ringo_ctx_t *c)
         a->children = c;
         atomic_store(&c->attached, a);
     }
-    ringo__spin_unlock(&a->lock);
+    ctx_unlock(a);
     if (err)
         cancel_tree(c, err, atomic_load(&a->cause));
 }
@@ -332,27 +346,34 @@ ringo_chan_t *ringo_ctx_done(ringo_ctx_t *c)
     c = cancel_ancestor(c);
     if (!c)
         return NULL;
-    ringo__spin_lock(&c->lock);
+    ctx_lock(c);
     if (!c->done) {
         c->done = ringo_chan_make(0, 0);
         if (c->done && atomic_load(&c->err))
             ringo_chan_close(c->done);
     }
     ringo_chan_t *d = c->done;
-    ringo__spin_unlock(&c->lock);
+    ctx_unlock(c);
     return d;
 }
 
 int ringo_ctx_err(ringo_ctx_t *c)
 {
     c = cancel_ancestor(c);
-    return c ? atomic_load(&c->err) : 0;
+    if (!c)
+        return 0;
+    int err = atomic_load(&c->err);
+    RINGO_RACE_ACQUIRE(c);      /* Go's Err takes c.mu */
+    return err;
 }
 
 int ringo_ctx_cause(ringo_ctx_t *c)
 {
     c = cancel_ancestor(c);
-    return c && atomic_load(&c->err) ? atomic_load(&c->cause) : 0;
+    if (!c || !atomic_load(&c->err))
+        return 0;
+    RINGO_RACE_ACQUIRE(c);
+    return atomic_load(&c->cause);
 }
 
 bool ringo_ctx_deadline(ringo_ctx_t *c, int64_t *deadline)
@@ -380,9 +401,9 @@ void *ringo_ctx_value(ringo_ctx_t *c, const void *key)
 /* Adds w to c's list; false (w not added) if c is already cancelled. */
 static bool watch_add(ringo_ctx_t *c, ringo__ctx_watch_t *w)
 {
-    ringo__spin_lock(&c->lock);
+    ctx_lock(c);
     if (atomic_load(&c->err)) {
-        ringo__spin_unlock(&c->lock);
+        ctx_unlock(c);
         return false;
     }
     w->id = ++c->next_watch_id;
@@ -392,7 +413,7 @@ static bool watch_add(ringo_ctx_t *c, ringo__ctx_watch_t *w)
     if (c->watches)
         c->watches->prev = w;
     c->watches = w;
-    ringo__spin_unlock(&c->lock);
+    ctx_unlock(c);
     return true;
 }
 
@@ -412,11 +433,11 @@ static void watch_unlink(ringo_ctx_t *c, ringo__ctx_watch_t *w)
  * watcher, waits until its fn has returned. */
 static bool watch_remove(ringo_ctx_t *c, ringo__ctx_watch_t *w)
 {
-    ringo__spin_lock(&c->lock);
+    ctx_lock(c);
     bool listed = w->listed;
     if (listed)
         watch_unlink(c, w);
-    ringo__spin_unlock(&c->lock);
+    ctx_unlock(c);
     if (!listed && w->internal)
         while (atomic_load_explicit(&w->firing, memory_order_acquire))
             ;
@@ -432,14 +453,14 @@ uint64_t ringo_ctx_after_func(ringo_ctx_t *ctx, void (*fn)(void *), void *arg)
     ringo_ctx_t *c = cancel_ancestor(ctx);
     if (!c)
         return ID_NEVER;        /* never cancelled: never runs */
-    ringo__ctx_watch_t *w = calloc(1, sizeof(*w));
+    ringo__ctx_watch_t *w = ringo__calloc(1, sizeof(*w));
     if (!w)
         return 0;
     w->fn = fn;
     w->arg = arg;
     if (!watch_add(c, w)) {
         start_after_func(w);    /* already cancelled: at once */
-        free(w);
+        ringo__free(w);
         return ID_STARTED;
     }
     return w->id;
@@ -450,14 +471,14 @@ bool ringo_ctx_after_func_stop(ringo_ctx_t *ctx, uint64_t id)
     ringo_ctx_t *c = cancel_ancestor(ctx);
     if (!c || id == ID_NEVER || id == ID_STARTED)
         return id == ID_NEVER;  /* Go: stopping one that could never run "stopped" it */
-    ringo__spin_lock(&c->lock);
+    ctx_lock(c);
     ringo__ctx_watch_t *w = c->watches;
     while (w && !(w->id == id && !w->internal))
         w = w->next;
     if (w)
         watch_unlink(c, w);
-    ringo__spin_unlock(&c->lock);
-    free(w);
+    ctx_unlock(c);
+    ringo__free(w);
     return w != NULL;
 }
 

@@ -78,7 +78,7 @@ static uint64_t hash_bytes(const void *p, size_t n)
 
 static struct table *table_new(size_t nbuckets)
 {
-    struct table *t = calloc(1, sizeof(*t) + nbuckets * sizeof(t->buckets[0]));
+    struct table *t = ringo__calloc(1, sizeof(*t) + nbuckets * sizeof(t->buckets[0]));
     if (t)
         t->nbuckets = nbuckets;
     return t;
@@ -86,7 +86,7 @@ static struct table *table_new(size_t nbuckets)
 
 ringo_map_t *ringo_map_new(void (*free_value)(void *))
 {
-    ringo_map_t *m = aligned_alloc(64, (sizeof(*m) + 63) & ~(size_t)63);
+    ringo_map_t *m = ringo__aligned_alloc(64, (sizeof(*m) + 63) & ~(size_t)63);
     if (!m)
         return NULL;
     memset(m, 0, sizeof(*m));
@@ -94,11 +94,28 @@ ringo_map_t *ringo_map_new(void (*free_value)(void *))
     atomic_store(&m->epoch, 1);
     struct table *t = table_new(MIN_BUCKETS);
     if (!t) {
-        free(m);
+        ringo__free(m);
         return NULL;
     }
     atomic_store(&m->table, t);
     return m;
+}
+
+/* wlock doubles as Go's sync.Map mu for the race detector: writers are
+ * ordered one after another. A node's address is its own sync point: its
+ * writer releases it before publishing a node or a value, and a reader
+ * acquires it after loading either, so Store -> Load is an edge (Go gets
+ * that from its atomics) and the key bytes the reader compares are covered. */
+static inline void map_lock(ringo_map_t *m)
+{
+    ringo__spin_lock(&m->wlock);
+    RINGO_RACE_ACQUIRE(m);
+}
+
+static inline void map_unlock(ringo_map_t *m)
+{
+    RINGO_RACE_RELEASE(m);
+    ringo__spin_unlock(&m->wlock);
 }
 
 /* ---- reclamation (wlock held) ------------------------------------------------------ */
@@ -116,7 +133,7 @@ static void reclaim(ringo_map_t *m)
     size_t kept = 0;
     for (size_t i = 0; i < m->nretired; i++) {
         if (m->retired[i].epoch < min)
-            free(m->retired[i].ptr);
+            ringo__free(m->retired[i].ptr);
         else
             m->retired[kept++] = m->retired[i];
     }
@@ -127,7 +144,7 @@ static void retire(ringo_map_t *m, void *p)
 {
     if (m->nretired == m->retired_cap) {
         size_t cap = m->retired_cap ? m->retired_cap * 2 : 64;
-        struct retired *r = realloc(m->retired, cap * sizeof(*r));
+        struct retired *r = ringo__realloc(m->retired, cap * sizeof(*r));
         if (!r)
             ringo__throw("out of memory retiring a map node");
         m->retired = r;
@@ -144,9 +161,11 @@ static void retire(ringo_map_t *m, void *p)
 static struct node *find(struct table *t, uint64_t h, const void *key, size_t klen)
 {
     struct node *n = atomic_load_explicit(&t->buckets[h & (t->nbuckets - 1)], memory_order_acquire);
-    for (; n; n = atomic_load_explicit(&n->next, memory_order_acquire))
+    for (; n; n = atomic_load_explicit(&n->next, memory_order_acquire)) {
+        RINGO_RACE_ACQUIRE(n);
         if (n->hash == h && n->klen == klen && memcmp(n->key, key, klen) == 0)
             return n;
+    }
     return NULL;
 }
 
@@ -160,15 +179,17 @@ bool ringo_map_load(ringo_map_t *m, const void *key, size_t klen, void **value)
         struct slot *s = &m->slots[w->index];
         atomic_store(&s->epoch, atomic_load(&m->epoch));   /* seq_cst: before the loads */
         n = find(atomic_load(&m->table), h, key, klen);
-        if (n)
+        if (n) {
             v = atomic_load_explicit(&n->value, memory_order_acquire);
+            RINGO_RACE_ACQUIRE(n);  /* after the load: the Store that made v */
+        }
         atomic_store_explicit(&s->epoch, 0, memory_order_release);
     } else {
-        ringo__spin_lock(&m->wlock);
+        map_lock(m);
         n = find(atomic_load(&m->table), h, key, klen);
         if (n)
             v = atomic_load(&n->value);
-        ringo__spin_unlock(&m->wlock);
+        map_unlock(m);
     }
     if (value)
         *value = n ? v : NULL;
@@ -185,18 +206,19 @@ static void grow(ringo_map_t *m)
         return;                 /* stay small; still correct */
     for (size_t b = 0; b < old->nbuckets; b++) {
         for (struct node *n = atomic_load(&old->buckets[b]); n; n = atomic_load(&n->next)) {
-            struct node *c = malloc(sizeof(*c) + n->klen);
+            struct node *c = ringo__malloc(sizeof(*c) + n->klen);
             if (!c) {
                 /* Give up growing: free the partial copy. */
                 for (size_t k = 0; k < t->nbuckets; k++)
                     for (struct node *x = atomic_load(&t->buckets[k]), *nx; x; x = nx) {
                         nx = atomic_load(&x->next);
-                        free(x);
+                        ringo__free(x);
                     }
-                free(t);
+                ringo__free(t);
                 return;
             }
             memcpy(c, n, sizeof(*c) + n->klen);
+            RINGO_RACE_RELEASE(c);
             size_t i = c->hash & (t->nbuckets - 1);
             atomic_store(&c->next, atomic_load(&t->buckets[i]));
             atomic_store(&t->buckets[i], c);
@@ -214,13 +236,14 @@ static void grow(ringo_map_t *m)
 static struct node *insert(ringo_map_t *m, uint64_t h, const void *key, size_t klen, void *value)
 {
     struct table *t = atomic_load(&m->table);
-    struct node *n = malloc(sizeof(*n) + klen);
+    struct node *n = ringo__malloc(sizeof(*n) + klen);
     if (!n)
         ringo__throw("out of memory storing into a map");
     n->hash = h;
     n->klen = klen;
     memcpy(n->key, key, klen);
     atomic_store_explicit(&n->value, value, memory_order_relaxed);
+    RINGO_RACE_RELEASE(n);
     size_t i = h & (t->nbuckets - 1);
     atomic_store_explicit(&n->next, atomic_load(&t->buckets[i]), memory_order_relaxed);
     atomic_store_explicit(&t->buckets[i], n, memory_order_release);   /* publish */
@@ -251,15 +274,16 @@ void ringo_map_store(ringo_map_t *m, const void *key, size_t klen, void *value)
     uint64_t h = hash_bytes(key, klen);
     void *old = NULL;
     bool had = false;
-    ringo__spin_lock(&m->wlock);
+    map_lock(m);
     struct node *n = find(atomic_load(&m->table), h, key, klen);
     if (n) {
+        RINGO_RACE_RELEASE(n);
         old = atomic_exchange_explicit(&n->value, value, memory_order_acq_rel);
         had = true;
     } else {
         insert(m, h, key, klen, value);
     }
-    ringo__spin_unlock(&m->wlock);
+    map_unlock(m);
     if (had && old != value && m->free_value)
         m->free_value(old);
 }
@@ -273,13 +297,13 @@ bool ringo_map_load_or_store(ringo_map_t *m, const void *key, size_t klen, void 
         return true;
     }
     uint64_t h = hash_bytes(key, klen);
-    ringo__spin_lock(&m->wlock);
+    map_lock(m);
     struct node *n = find(atomic_load(&m->table), h, key, klen);
     if (n)
         v = atomic_load(&n->value);
     else
         insert(m, h, key, klen, value);
-    ringo__spin_unlock(&m->wlock);
+    map_unlock(m);
     if (actual)
         *actual = n ? v : value;
     return n != NULL;
@@ -289,9 +313,9 @@ bool ringo_map_load_and_delete(ringo_map_t *m, const void *key, size_t klen, voi
 {
     uint64_t h = hash_bytes(key, klen);
     void *v = NULL;
-    ringo__spin_lock(&m->wlock);
+    map_lock(m);
     bool had = unlink_key(m, h, key, klen, &v);
-    ringo__spin_unlock(&m->wlock);
+    map_unlock(m);
     if (value)
         *value = v;
     return had;
@@ -309,15 +333,18 @@ void ringo_map_range(ringo_map_t *m, bool (*fn)(const void *key, size_t klen, vo
 {
     /* The callback may switch fibers or write to the map: pin the nodes
      * (no frees while ranging) and walk the table current at the start. */
-    ringo__spin_lock(&m->wlock);
+    map_lock(m);
     atomic_fetch_add(&m->ranging, 1);
     struct table *t = atomic_load(&m->table);
-    ringo__spin_unlock(&m->wlock);
+    map_unlock(m);
     bool go = true;
     for (size_t b = 0; go && b < t->nbuckets; b++)
         for (struct node *n = atomic_load_explicit(&t->buckets[b], memory_order_acquire); go && n;
-             n = atomic_load_explicit(&n->next, memory_order_acquire))
-            go = fn(n->key, n->klen, atomic_load_explicit(&n->value, memory_order_acquire), arg);
+             n = atomic_load_explicit(&n->next, memory_order_acquire)) {
+            void *v = atomic_load_explicit(&n->value, memory_order_acquire);
+            RINGO_RACE_ACQUIRE(n);
+            go = fn(n->key, n->klen, v, arg);
+        }
     atomic_fetch_sub(&m->ranging, 1);
 }
 
@@ -331,11 +358,11 @@ void ringo_map_free(ringo_map_t *m)
             nx = atomic_load(&n->next);
             if (m->free_value)
                 m->free_value(atomic_load(&n->value));
-            free(n);
+            ringo__free(n);
         }
-    free(t);
+    ringo__free(t);
     for (size_t i = 0; i < m->nretired; i++)
-        free(m->retired[i].ptr);
-    free(m->retired);
-    free(m);
+        ringo__free(m->retired[i].ptr);
+    ringo__free(m->retired);
+    ringo__free(m);
 }

@@ -171,11 +171,11 @@ void ringo_mutex_lock(ringo_mutex_t *mu)
 {
     struct mutex *m = (struct mutex *)mu;
     uint32_t zero = 0;
-    if (RINGO__LIKELY(atomic_compare_exchange_strong_explicit(&m->state, &zero, M_LOCKED,
-                                                              memory_order_acquire,
-                                                              memory_order_relaxed)))
-        return;
-    mutex_lock_slow(m);
+    if (RINGO__UNLIKELY(!atomic_compare_exchange_strong_explicit(&m->state, &zero, M_LOCKED,
+                                                                memory_order_acquire,
+                                                                memory_order_relaxed)))
+        mutex_lock_slow(m);
+    RINGO_RACE_ACQUIRE(m);      /* unlock -> lock */
 }
 
 bool ringo_mutex_trylock(ringo_mutex_t *mu)
@@ -184,8 +184,11 @@ bool ringo_mutex_trylock(ringo_mutex_t *mu)
     uint32_t s = atomic_load_explicit(&m->state, memory_order_relaxed);
     if (s & (M_LOCKED | M_STARVING))
         return false;
-    return atomic_compare_exchange_strong_explicit(&m->state, &s, s | M_LOCKED,
-                                                   memory_order_acquire, memory_order_relaxed);
+    if (!atomic_compare_exchange_strong_explicit(&m->state, &s, s | M_LOCKED,
+                                                 memory_order_acquire, memory_order_relaxed))
+        return false;
+    RINGO_RACE_ACQUIRE(m);
+    return true;
 }
 
 static void mutex_unlock_slow(struct mutex *m, uint32_t s)
@@ -225,6 +228,7 @@ static void mutex_unlock_slow(struct mutex *m, uint32_t s)
 void ringo_mutex_unlock(ringo_mutex_t *mu)
 {
     struct mutex *m = (struct mutex *)mu;
+    RINGO_RACE_RELEASE(m);
     uint32_t old = atomic_fetch_sub_explicit(&m->state, M_LOCKED, memory_order_release);
     if (RINGO__UNLIKELY(!(old & M_LOCKED))) {
         atomic_fetch_add(&m->state, M_LOCKED);
@@ -252,21 +256,26 @@ void ringo_rwmutex_rlock(ringo_rwmutex_t *rwp)
     struct rwmutex *rw = (struct rwmutex *)rwp;
     if (atomic_fetch_add(&rw->reader_count, 1) + 1 < 0)
         ringo__sema_acquire(&rw->reader_sem, "sync.RWMutex.RLock");
+    RINGO_RACE_ACQUIRE(&rw->reader_sem);    /* Unlock -> RLock */
 }
 
 bool ringo_rwmutex_tryrlock(ringo_rwmutex_t *rwp)
 {
     struct rwmutex *rw = (struct rwmutex *)rwp;
     int32_t c = atomic_load(&rw->reader_count);
-    while (c >= 0)
-        if (atomic_compare_exchange_weak(&rw->reader_count, &c, c + 1))
+    while (c >= 0) {
+        if (atomic_compare_exchange_weak(&rw->reader_count, &c, c + 1)) {
+            RINGO_RACE_ACQUIRE(&rw->reader_sem);
             return true;
+        }
+    }
     return false;
 }
 
 void ringo_rwmutex_runlock(ringo_rwmutex_t *rwp)
 {
     struct rwmutex *rw = (struct rwmutex *)rwp;
+    RINGO_RACE_RELEASE(&rw->writer_sem);    /* RUnlock -> Lock */
     int32_t r = atomic_fetch_sub(&rw->reader_count, 1) - 1;
     if (r >= 0)
         return;
@@ -287,6 +296,8 @@ void ringo_rwmutex_lock(ringo_rwmutex_t *rwp)
     int32_t r = atomic_fetch_sub(&rw->reader_count, MAX_READERS);
     if (r != 0 && atomic_fetch_add(&rw->reader_wait, r) + r != 0)
         ringo__sema_acquire(&rw->writer_sem, "sync.RWMutex.Lock");
+    RINGO_RACE_ACQUIRE(&rw->reader_sem);
+    RINGO_RACE_ACQUIRE(&rw->writer_sem);
 }
 
 bool ringo_rwmutex_trylock(ringo_rwmutex_t *rwp)
@@ -299,12 +310,15 @@ bool ringo_rwmutex_trylock(ringo_rwmutex_t *rwp)
         ringo_mutex_unlock((ringo_mutex_t *)&rw->w);
         return false;
     }
+    RINGO_RACE_ACQUIRE(&rw->reader_sem);
+    RINGO_RACE_ACQUIRE(&rw->writer_sem);
     return true;
 }
 
 void ringo_rwmutex_unlock(ringo_rwmutex_t *rwp)
 {
     struct rwmutex *rw = (struct rwmutex *)rwp;
+    RINGO_RACE_RELEASE(&rw->reader_sem);    /* Unlock -> RLock and Lock */
     int32_t r = atomic_fetch_add(&rw->reader_count, MAX_READERS) + MAX_READERS;
     if (r >= MAX_READERS) {
         atomic_fetch_sub(&rw->reader_count, MAX_READERS);

@@ -44,16 +44,16 @@ static struct pool_state *state(ringo_pool_t *p, bool create)
     struct pool_state *st = atomic_load_explicit(&h->st, memory_order_acquire);
     if (st || !create)
         return st;
-    pthread_mutex_lock(&pools_lock);
+    ringo__pthread_lock(&pools_lock);
     st = atomic_load(&h->st);
-    if (!st && (st = calloc(1, sizeof(*st)))) {
+    if (!st && (st = ringo__calloc(1, sizeof(*st)))) {
         atomic_store(&ringo__periodic_hook, pools_age);
         st->owner = p;
         st->next_pool = pools;
         pools = st;
         atomic_store_explicit(&h->st, st, memory_order_release);
     }
-    pthread_mutex_unlock(&pools_lock);
+    ringo__pthread_unlock(&pools_lock);
     return st;
 }
 
@@ -61,7 +61,7 @@ static bool push(struct objs *o, void *x)
 {
     if (o->n == o->cap) {
         size_t cap = o->cap ? o->cap * 2 : 16;
-        void **v = realloc(o->v, cap * sizeof(*v));
+        void **v = ringo__realloc(o->v, cap * sizeof(*v));
         if (!v)
             return false;
         o->v = v;
@@ -77,16 +77,20 @@ void *ringo_pool_get(ringo_pool_t *p)
     void *x = NULL;
     if (st) {
         ringo__worker_t *w = ringo__self();
-        if (w && (x = atomic_exchange_explicit(&st->priv[w->index], NULL, memory_order_acquire)))
+        if (w && (x = atomic_exchange_explicit(&st->priv[w->index], NULL, memory_order_acquire))) {
+            RINGO_RACE_ACQUIRE(x);  /* Put -> Get of the same object */
             return x;
+        }
         ringo__spin_lock(&st->lock);
         if (st->shared.n)
             x = st->shared.v[--st->shared.n];
         else if (st->victim.n)
             x = st->victim.v[--st->victim.n];
         ringo__spin_unlock(&st->lock);
-        if (x)
+        if (x) {
+            RINGO_RACE_ACQUIRE(x);
             return x;
+        }
     }
     return p->new_fn ? p->new_fn() : NULL;
 }
@@ -95,6 +99,7 @@ void ringo_pool_put(ringo_pool_t *p, void *x)
 {
     if (!x)
         return;
+    RINGO_RACE_RELEASE(x);
     struct pool_state *st = state(p, true);
     if (!st) {
         if (p->free_fn)
@@ -115,9 +120,11 @@ void ringo_pool_put(ringo_pool_t *p, void *x)
 
 static void free_all(ringo_pool_t *p, struct objs *o)
 {
-    for (size_t i = 0; i < o->n; i++)
+    for (size_t i = 0; i < o->n; i++) {
+        RINGO_RACE_ACQUIRE(o->v[i]);    /* its last Put, wherever that ran */
         if (p->free_fn)
             p->free_fn(o->v[i]);
+    }
     o->n = 0;
 }
 
@@ -137,26 +144,28 @@ static void age(struct pool_state *st)
             ringo__spin_lock(&st->lock);
             bool ok = push(&st->victim, x);
             ringo__spin_unlock(&st->lock);
-            if (!ok && st->owner->free_fn)
+            if (!ok && st->owner->free_fn) {
+                RINGO_RACE_ACQUIRE(x);
                 st->owner->free_fn(x);
+            }
         }
     }
     free_all(st->owner, &dead);
-    free(dead.v);
+    ringo__free(dead.v);
 }
 
 static void pools_age(void)
 {
-    pthread_mutex_lock(&pools_lock);
+    ringo__pthread_lock(&pools_lock);
     for (struct pool_state *st = pools; st; st = st->next_pool)
         age(st);
-    pthread_mutex_unlock(&pools_lock);
+    ringo__pthread_unlock(&pools_lock);
 }
 
 void ringo_pool_drain(ringo_pool_t *p)
 {
     struct pool_hdr *h = (struct pool_hdr *)p->opaque_;
-    pthread_mutex_lock(&pools_lock);
+    ringo__pthread_lock(&pools_lock);
     struct pool_state *st = atomic_exchange(&h->st, NULL);
     if (st) {
         for (struct pool_state **pp = &pools; *pp; pp = &(*pp)->next_pool)
@@ -165,17 +174,19 @@ void ringo_pool_drain(ringo_pool_t *p)
                 break;
             }
     }
-    pthread_mutex_unlock(&pools_lock);
+    ringo__pthread_unlock(&pools_lock);
     if (!st)
         return;
     for (unsigned i = 0; i < RINGO__MAX_WORKERS; i++) {
         void *x = atomic_exchange(&st->priv[i], NULL);
-        if (x && p->free_fn)
+        if (x && p->free_fn) {
+            RINGO_RACE_ACQUIRE(x);
             p->free_fn(x);
+        }
     }
     free_all(p, &st->shared);
     free_all(p, &st->victim);
-    free(st->shared.v);
-    free(st->victim.v);
-    free(st);
+    ringo__free(st->shared.v);
+    ringo__free(st->victim.v);
+    ringo__free(st);
 }

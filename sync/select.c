@@ -57,7 +57,7 @@ static void poll_complete(ringo__op_t *op, int32_t res, uint32_t flags)
         atomic_load(&ringo__rt->stopping)) {
         /* The select left (or was abandoned at shutdown): nobody else will
          * free the record. */
-        free(p);
+        ringo__free(p);
         return;
     }
     ringo__select_t *sel = p->sel;
@@ -147,6 +147,7 @@ static bool try_case(ringo_case_t *cs, struct lockset *ls, ringo__wait_t **wake,
         } else if (c->count > 0) {
             ringo__chan_buf_take(c, cs->ptr);
         } else if (c->closed) {
+            RINGO_RACE_ACQUIRE(&c->closed);
             if (cs->ptr && c->elem_size)
                 memset(cs->ptr, 0, c->elem_size);
             cs->ok = false;
@@ -161,6 +162,7 @@ static bool try_case(ringo_case_t *cs, struct lockset *ls, ringo__wait_t **wake,
     case RINGO_CASE_SEND:
         if (!c)
             return false;
+        RINGO_RACE_READ(&c->closed);
         if (c->closed) {
             unlock_all(ls);
             ringo_panic("send on closed channel");
@@ -235,7 +237,7 @@ int ringo_select(ringo_case_t *cases, size_t n)
     ringo__sudog_t *sg = sg_small;
     void *heap = NULL;
     if (n > SMALL) {
-        heap = malloc(n * (sizeof(*order) + sizeof(*chans) + sizeof(*fd_ready) + sizeof(*sg)) + 16);
+        heap = ringo__malloc(n * (sizeof(*order) + sizeof(*chans) + sizeof(*fd_ready) + sizeof(*sg)) + 16);
         if (!heap)
             return -ENOMEM;
         sg = heap;
@@ -254,9 +256,9 @@ int ringo_select(ringo_case_t *cases, size_t n)
     if (nfd) {
         struct pollfd pfd_small[SMALL], *pfd = pfd_small;
         if (n > SMALL) {
-            pfd = malloc(n * sizeof(*pfd));
+            pfd = ringo__malloc(n * sizeof(*pfd));
             if (!pfd) {
-                free(heap);
+                ringo__free(heap);
                 return -ENOMEM;
             }
         }
@@ -274,7 +276,7 @@ int ringo_select(ringo_case_t *cases, size_t n)
                     fd_ready[i] = pfd[k++].revents != 0;
         }
         if (pfd != pfd_small)
-            free(pfd);
+            ringo__free(pfd);
     }
 
     /* ---- pass 0: peek unlocked, lock one channel at a time ----
@@ -287,7 +289,7 @@ int ringo_select(ringo_case_t *cases, size_t n)
         if (!is_chan_case(cs)) {
             if ((cs->kind == RINGO_CASE_TIMEOUT && cs->timeout <= 0) ||
                 ((cs->kind == RINGO_CASE_READABLE || cs->kind == RINGO_CASE_WRITABLE) && fd_ready[i])) {
-                free(heap);
+                ringo__free(heap);
                 return i;
             }
             continue;
@@ -300,7 +302,7 @@ int ringo_select(ringo_case_t *cases, size_t n)
         if (try_case(cs, &one, &wake, fd_ready, i)) {
             if (wake)
                 ringo__unblock(wake);
-            free(heap);
+            ringo__free(heap);
             return i;
         }
         ringo__spin_unlock(&cs->ch->lock);
@@ -342,13 +344,13 @@ int ringo_select(ringo_case_t *cases, size_t n)
         if (try_case(&cases[i], &ls, &wake, fd_ready, i)) {
             if (wake)
                 ringo__unblock(wake);
-            free(heap);
+            ringo__free(heap);
             return i;
         }
     }
     if (dflt >= 0) {
         unlock_all(&ls);
-        free(heap);
+        ringo__free(heap);
         return dflt;
     }
 
@@ -358,6 +360,7 @@ int ringo_select(ringo_case_t *cases, size_t n)
     sel.winner = -1;
     sel.timeout_case = tmo_case(cases, n);
     ringo__wait_prepare(&sel.wait, "select");
+    RINGO_RACE_RELEASE(&sel.wait);  /* for the partner of whichever case wins */
     int tmo = sel.timeout_case;
     for (size_t k = 0; k < n; k++) {
         int i = order[k];
@@ -385,14 +388,14 @@ int ringo_select(ringo_case_t *cases, size_t n)
 
     struct select_poll *polls_small[SMALL], **polls = polls_small;
     if (nfd) {
-        if (nfd > SMALL && !(polls = calloc((size_t)nfd, sizeof(*polls))))
+        if (nfd > SMALL && !(polls = ringo__calloc((size_t)nfd, sizeof(*polls))))
             ringo__throw("out of memory arming a select");
         ringo__worker_t *w = ringo__self();
         int k = 0;
         for (size_t i = 0; i < n; i++) {
             if (cases[i].kind != RINGO_CASE_READABLE && cases[i].kind != RINGO_CASE_WRITABLE)
                 continue;
-            struct select_poll *p = malloc(sizeof(*p));
+            struct select_poll *p = ringo__malloc(sizeof(*p));
             if (!p)
                 ringo__throw("out of memory arming a select");
             p->op.complete = poll_complete;
@@ -427,11 +430,11 @@ int ringo_select(ringo_case_t *cases, size_t n)
         } else {
             while (atomic_load_explicit(&p->state, memory_order_acquire) != POLL_DONE)
                 ;
-            free(p);
+            ringo__free(p);
         }
     }
     if (polls != polls_small)
-        free(polls);
+        ringo__free(polls);
 
     lock_all(&ls);
     for (size_t i = 0; i < n; i++) {
@@ -443,7 +446,7 @@ int ringo_select(ringo_case_t *cases, size_t n)
     unlock_all(&ls);
 
     bool success = winner >= 0 && is_chan_case(&cases[winner]) ? sg[winner].success : true;
-    free(heap);
+    ringo__free(heap);
     if (winner >= 0 && cases[winner].kind == RINGO_CASE_RECV)
         cases[winner].ok = success;
     else if (winner >= 0 && cases[winner].kind == RINGO_CASE_SEND && !success)

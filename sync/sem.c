@@ -78,6 +78,7 @@ int ringo_sem_acquire(ringo_ctx_t *ctx, ringo_sem_t *sp, int64_t n)
     if (s->size - s->cur >= n && !s->q.head) {
         s->cur += n;
         ringo__spin_unlock(&s->lock);
+        RINGO_RACE_ACQUIRE(s);      /* Release -> Acquire */
         return 0;
     }
     ringo__waiter_t w = {0};
@@ -98,8 +99,10 @@ int ringo_sem_acquire(ringo_ctx_t *ctx, ringo_sem_t *sp, int64_t n)
     if (watching)
         ringo__ctx_unwatch(ctx, &watch);
 
-    if (atomic_load(&w.state) == SEM_GRANTED)
+    if (atomic_load(&w.state) == SEM_GRANTED) {
+        RINGO_RACE_ACQUIRE(s);
         return 0;
+    }
     ringo__spin_lock(&s->lock);
     ringo__waitq_unlink(&s->q, &w);
     /* We may have been the front waiter holding others back. */
@@ -118,12 +121,15 @@ bool ringo_sem_try_acquire(ringo_sem_t *sp, int64_t n)
     if (ok)
         s->cur += n;
     ringo__spin_unlock(&s->lock);
+    if (ok)
+        RINGO_RACE_ACQUIRE(s);
     return ok;
 }
 
 void ringo_sem_release(ringo_sem_t *sp, int64_t n)
 {
     struct sem *s = (struct sem *)sp;
+    RINGO_RACE_RELEASE(s);
     ringo__spin_lock(&s->lock);
     s->cur -= n;
     if (s->cur < 0) {

@@ -63,23 +63,23 @@ static void after_fire(ringo__timer_t *t)
     struct after *a = t->arg;
     send_now(a->ch);
     ringo_chan_unref(a->ch);
-    free(a);
+    ringo__free(a);
 }
 
 static void after_dispose(ringo__timer_t *t)
 {
     struct after *a = t->arg;
     ringo_chan_unref(a->ch);
-    free(a);
+    ringo__free(a);
 }
 
 ringo_chan_t *ringo_after(ringo_duration_t d)
 {
     ringo__worker_t *w = home_worker();
-    struct after *a = calloc(1, sizeof(*a));
+    struct after *a = ringo__calloc(1, sizeof(*a));
     ringo_chan_t *ch = ringo_chan_make(sizeof(int64_t), 1);
     if (!a || !ch) {
-        free(a);
+        ringo__free(a);
         ringo_chan_unref(ch);
         return NULL;
     }
@@ -98,20 +98,24 @@ ringo_chan_t *ringo_after(ringo_duration_t d)
 static void timer_fire(ringo__timer_t *tt)
 {
     ringo_timer_t *t = tt->arg;
-    if (t->ch)
+    if (t->ch) {
         send_now(t->ch);
-    else
+    } else {
+        /* AfterFunc (or the Reset that re-armed it) -> fn, through the
+         * spawn's own edge. */
+        RINGO_RACE_ACQUIRE(t);
         ringo_go_at(t->fn, t->arg, "ringo_after_func", 0, "after_func");
+    }
 }
 
 static ringo_timer_t *timer_make(ringo_duration_t d, bool with_chan)
 {
     ringo__worker_t *w = home_worker();
-    ringo_timer_t *t = calloc(1, sizeof(*t));
+    ringo_timer_t *t = ringo__calloc(1, sizeof(*t));
     if (!t)
         return NULL;
     if (with_chan && !(t->ch = ringo_chan_make(sizeof(int64_t), 1))) {
-        free(t);
+        ringo__free(t);
         return NULL;
     }
     t->t.heap_index = -1;
@@ -139,6 +143,7 @@ ringo_timer_t *ringo_after_func(ringo_duration_t d, void (*fn)(void *), void *ar
     t->fn = fn;
     t->arg = arg;
     /* timer_fire reads fn/arg through t; t->t.arg stays t. */
+    RINGO_RACE_RELEASE(t);
     ringo__timer_add(t->home, &t->t);
     return t;
 }
@@ -164,6 +169,7 @@ bool ringo_timer_reset(ringo_timer_t *t, ringo_duration_t d)
     if (w)
         t->home = w;
     t->t.when = deadline(d);
+    RINGO_RACE_RELEASE(t);
     ringo__timer_add(t->home, &t->t);
     ringo__spin_unlock(&t->lock);
     return pending;
@@ -178,7 +184,7 @@ void ringo_timer_free(ringo_timer_t *t)
     ringo__spin_unlock(&t->lock);
     ringo__timer_del_sync(&t->t);
     ringo_chan_unref(t->ch);
-    free(t);
+    ringo__free(t);
 }
 
 /* ---- Ticker ------------------------------------------------------------------------------------ */
@@ -231,6 +237,7 @@ void ringo_ticker_reset(ringo_ticker_t *tk, ringo_duration_t d)
         t->home = w;
     t->period = d;
     t->t.when = deadline(d);
+    RINGO_RACE_RELEASE(t);
     ringo__timer_add(t->home, &t->t);
     ringo__spin_unlock(&t->lock);
 }

@@ -25,10 +25,16 @@ _Static_assert(sizeof(struct waitgroup) <= sizeof(ringo_waitgroup_t), "ringo_wai
 void ringo_waitgroup_add(ringo_waitgroup_t *wgp, int delta)
 {
     struct waitgroup *wg = (struct waitgroup *)wgp;
+    if (delta < 0)
+        RINGO_RACE_RELEASE(wg);     /* Done -> Wait */
     uint64_t st = atomic_fetch_add(&wg->state, (uint64_t)(int64_t)delta << 32) +
                   ((uint64_t)(int64_t)delta << 32);
     int32_t v = (int32_t)(st >> 32);
     uint32_t w = (uint32_t)st;
+    /* Go's check: the Add that starts a round must happen before Wait (a
+     * pseudo-read here, a pseudo-write by the first waiter). */
+    if (delta > 0 && v == delta)
+        RINGO_RACE_READ(&wg->sema);
     if (v < 0)
         ringo_panic("sync: negative WaitGroup counter");
     if (w != 0 && delta > 0 && v == delta)
@@ -52,12 +58,17 @@ void ringo_waitgroup_wait(ringo_waitgroup_t *wgp)
     struct waitgroup *wg = (struct waitgroup *)wgp;
     uint64_t st = atomic_load(&wg->state);
     for (;;) {
-        if ((st >> 32) == 0)
+        if ((st >> 32) == 0) {
+            RINGO_RACE_ACQUIRE(wg);
             return;
+        }
         if (atomic_compare_exchange_weak(&wg->state, &st, st + 1)) {
+            if ((uint32_t)st == 0)
+                RINGO_RACE_WRITE(&wg->sema);
             ringo__sema_acquire(&wg->sema, "sync.WaitGroup.Wait");
             if (atomic_load(&wg->state) != 0)
                 ringo_panic("sync: WaitGroup is reused before previous Wait has returned");
+            RINGO_RACE_ACQUIRE(wg);
             return;
         }
     }
@@ -74,11 +85,14 @@ _Static_assert(sizeof(struct once) <= sizeof(ringo_once_t), "ringo_once_t too sm
 void ringo_once_do(ringo_once_t *op, void (*fn)(void *), void *arg)
 {
     struct once *o = (struct once *)op;
-    if (RINGO__LIKELY(atomic_load_explicit(&o->done, memory_order_acquire)))
+    if (RINGO__LIKELY(atomic_load_explicit(&o->done, memory_order_acquire))) {
+        RINGO_RACE_ACQUIRE(o);      /* fn's return -> every Do */
         return;
+    }
     ringo_mutex_lock(&o->m);
     if (!atomic_load_explicit(&o->done, memory_order_relaxed)) {
         fn(arg);
+        RINGO_RACE_RELEASE(o);
         atomic_store_explicit(&o->done, 1, memory_order_release);
     }
     ringo_mutex_unlock(&o->m);

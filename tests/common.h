@@ -207,4 +207,26 @@ static inline void death_test(void (*fn)(void), const char *want)
     }
 }
 
+/* Asserts the child was stopped by a ThreadSanitizer data race report
+ * (TSAN_OPTIONS has halt_on_error=1, exit code 66) that names every string
+ * in want (NULL-terminated): the function names of both sides, say. Go's
+ * runtime/race tests, as a death test. Only meaningful in a TSan build. */
+static inline void race_test(void (*fn)(void), const char *const *want)
+{
+    static struct death d;
+    death_run(fn, &d);
+    bool ok = d.signal == 0 && d.status == 66 &&
+              strstr(d.out, "WARNING: ThreadSanitizer: data race") != NULL;
+    for (const char *const *w = want; ok && *w; w++)
+        ok = strstr(d.out, *w) != NULL;
+    if (!ok) {
+        fprintf(stderr, "race test: signal %d status %d, wanted a TSan data race report naming:",
+                d.signal, d.status);
+        for (const char *const *w = want; *w; w++)
+            fprintf(stderr, " \"%s\"", *w);
+        fprintf(stderr, "; output:\n%s\n", d.out);
+        fail();
+    }
+}
+
 #endif

@@ -20,7 +20,9 @@ static void test_now_monotonic(void **state)
     assert_true(a > 0 && b >= a);
 }
 
-static int64_t worst_early = 0, worst_late = 0;
+/* Written by twenty fibers at once: atomics (the race detector caught the
+ * plain int64_t this once was). */
+static _Atomic int64_t worst_early = 0, worst_late = 0;
 
 static void sleep_once(void *arg)
 {
@@ -30,8 +32,9 @@ static void sleep_once(void *arg)
     int64_t took = ringo_now() - t0;
     if (took < d)
         worst_early = 1;
-    if (took - d > worst_late)
-        worst_late = took - d;
+    int64_t late = atomic_load(&worst_late);
+    while (took - d > late && !atomic_compare_exchange_weak(&worst_late, &late, took - d))
+        ;
     atomic_fetch_add(&counter, 1);
 }
 
