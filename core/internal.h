@@ -298,6 +298,7 @@ struct ringo__runtime {
     unsigned ring_entries;
     unsigned ring_flags;                /* the flags this kernel accepted */
     bool send_msg_ring;                 /* IORING_REGISTER_SEND_MSG_RING works */
+    bool on_valgrind;                   /* running under Valgrind (ring.c, stack.c) */
     bool no_pin;
 
     _Atomic int stopping RINGO__ALIGNED;

@@ -23,6 +23,10 @@
  * A thread without a ring (the monitor, a plain pthread) uses the ring-less
  * IORING_REGISTER_SEND_MSG_RING (Linux 6.13) or, where that is missing, writes
  * the target's eventfd, on which every ring keeps a multishot poll.
+ *
+ * Under Valgrind (3.19 at least) io_uring_enter is not known to block, so a
+ * worker asleep in it would keep Valgrind's one-thread-at-a-time lock and
+ * stall the process; ringo__ring_wait then sleeps in poll(2) instead.
  */
 #include "internal.h"
 
@@ -332,9 +336,35 @@ void ringo__ring_poll(ringo__worker_t *w)
     ringo__ring_reap(w);
 }
 
+/* ringo__ring_wait for Valgrind: submit without waiting, sleep in poll(2)
+ * on the ring fd (readable when CQEs are there; Valgrind lets the other
+ * threads run meanwhile), then let the kernel post what it deferred. At most
+ * 10 ms a nap, so a wake-up that the poll does not see is late, not lost. */
+static void ring_wait_valgrind(ringo__worker_t *w, int64_t timeout_ns)
+{
+    int ms = 10;
+    if (timeout_ns >= 0 && timeout_ns < 10 * RINGO_MILLISECOND)
+        ms = (int)((timeout_ns + RINGO_MILLISECOND - 1) / RINGO_MILLISECOND);
+    RINGO__STAT_INC(w, submits);
+    w->sq_pending = 0;
+    ringo__spin_lock(&w->cq_lock);
+    io_uring_submit(&w->ring);
+    if (!io_uring_cq_ready(&w->ring)) {
+        struct pollfd p = {.fd = w->ring.ring_fd, .events = POLLIN};
+        (void)poll(&p, 1, ms);
+    }
+    io_uring_get_events(&w->ring);
+    ringo__spin_unlock(&w->cq_lock);
+    ringo__ring_reap(w);
+}
+
 void ringo__ring_wait(ringo__worker_t *w, int64_t timeout_ns)
 {
     owner_maintenance(w);
+    if (RINGO__UNLIKELY(ringo__rt->on_valgrind)) {
+        ring_wait_valgrind(w, timeout_ns);
+        return;
+    }
     struct __kernel_timespec ts, *tsp = NULL;
     if (timeout_ns >= 0) {
         ts.tv_sec = timeout_ns / RINGO_SECOND;

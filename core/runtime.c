@@ -228,6 +228,7 @@ int ringo_run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg)
         ret = -ENOMEM;
         goto out;
     }
+    rt->on_valgrind = ringo__on_valgrind();
     /* Adaptive: spin briefly before sleeping; both locks are held for a
      * few dozen instructions. */
     pthread_mutexattr_t ma;

@@ -7,6 +7,7 @@ pkgs=(
   build-essential meson ninja-build pkg-config python3
   liburing-dev libhwloc-dev       # the library
   libcmocka-dev libseccomp-dev    # the tests
+  valgrind                        # the memcheck pass (and valgrind.h)
   golang-go                       # the Go twins of the benchmarks
   time                            # /usr/bin/time for peak RSS
 )

@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds ringo three ways and
-# runs the whole cmocka suite in each:
+# runs the whole cmocka suite in each, then once more under Valgrind:
 #   release   -O2, assertions on (debugoptimized)
 #   tsan      -fsanitize=thread     (ringo's `go test -race`)
 #   asan      -fsanitize=address,undefined (LeakSanitizer included)
-# Ends with one line "N passed, N failed, N skipped" summed over the three
-# from meson's testlog.json, and fails if anything failed or nothing ran.
-#   scripts/test.sh [release|tsan|asan ...]   (default: all three)
+#   valgrind  the release build under memcheck (meson test --setup valgrind)
+# Ends with one line "N passed, N failed, N skipped" summed over all passes
+# from meson's testlog*.json, and fails if anything failed or nothing ran.
+#   scripts/test.sh [release|tsan|asan|valgrind ...]   (default: all four)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh || exit 1
 
 builds=("$@")
-((${#builds[@]})) || builds=(release tsan asan)
+((${#builds[@]})) || builds=(release tsan asan valgrind)
 
 status=0
 logs=()
 for b in "${builds[@]}"; do
   dir="build-test-$b"
+  setup=()
   case "$b" in
+    valgrind) dir=build-test-release setup=(--setup valgrind)
+              opts=(-Dbuildtype=debugoptimized) ; iters=1 ;;
     release) opts=(-Dbuildtype=debugoptimized) ; iters=100 ;;
     tsan)    opts=(-Dbuildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false) ; iters=10 ;;
     asan)    opts=(-Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false) ; iters=10 ;;
@@ -31,15 +35,16 @@ for b in "${builds[@]}"; do
     meson setup "$dir" "${opts[@]}" -Dbenchmarks=false >/dev/null || { status=1; continue; }
   fi
   ninja -C "$dir" || { status=1; continue; }
-  rm -f "$dir/meson-logs/testlog.json"
+  log="$dir/meson-logs/testlog${setup:+-valgrind}.json"
+  rm -f "$log"
   # Sanitizers: fail loudly, report with fiber-aware stacks; halt_on_error
   # makes a report a test failure.
   RINGO_TEST_ITERS=$iters \
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
   ASAN_OPTIONS="detect_leaks=1 halt_on_error=1 abort_on_error=0" \
   UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1" \
-    meson test -C "$dir" --print-errorlogs --num-processes 1 || status=1
-  logs+=("$dir/meson-logs/testlog.json")
+    meson test -C "$dir" "${setup[@]}" --print-errorlogs --num-processes 1 || status=1
+  logs+=("$log")
 done
 
 # The install check: what `meson install` ships (headers, libringo.so,

@@ -58,6 +58,14 @@ static inline long iters(long base)
 
 /* ThreadSanitizer gives each fiber a thread context and allows about 8,000
  * at once: tests that park huge numbers of fibers cap them there. */
+/* How much slower than native the tool running us makes time-bounded
+ * checks: Valgrind runs one thread at a time, many times slower. Bounds on
+ * lateness are multiplied by it. */
+static inline int64_t time_slack(void)
+{
+    return ringo__on_valgrind() ? 20 : 1;
+}
+
 static inline long live_cap(long n)
 {
 #ifdef RINGO_TSAN

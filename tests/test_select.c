@@ -195,7 +195,10 @@ struct race {
 static void readier(void *arg)
 {
     struct race *r = arg;
-    for (long i = 0; i < r->rounds; i++) {
+    /* r lives on main's stack: after the last hand-off main may return, so
+     * the loop bound must not be read through r (Valgrind caught that). */
+    long rounds = r->rounds;
+    for (long i = 0; i < rounds; i++) {
         ringo_chan_recv(r->go, NULL);
         ringo_chan_send(r->ch, &i);
         ringo_chan_send(r->ack, &tok);
@@ -233,7 +236,8 @@ static void test_ready_case_beats_default(void **state)
 static void nonblock_selector(void *arg)
 {
     struct race *r = arg;
-    for (long i = 0; i < r->rounds; i++) {
+    long rounds = r->rounds;    /* as in readier */
+    for (long i = 0; i < rounds; i++) {
         ringo_chan_recv(r->go, NULL);
         ringo_case_t c[] = {RINGO_RECV(r->c1, NULL), RINGO_RECV(r->c2, NULL), RINGO_DEFAULT};
         bool won = ringo_select(c, NELEM(c)) != 2;
