@@ -162,6 +162,12 @@ static int spawn(void (*fn)(void *), void *arg, const void *copy, size_t size,
     ringo__fiber_t *f = ringo__stack_get(rt, w);
     if (!f)
         return -ENOMEM;
+#ifdef RINGO_TSAN
+    if (!(f->race_token = ringo__malloc(2))) {   /* freed by ringo__stack_put */
+        ringo__stack_put(rt, w, f);
+        return -ENOMEM;
+    }
+#endif
 
     char *top = (char *)f;
     if (copy) {
@@ -191,7 +197,7 @@ static int spawn(void (*fn)(void *), void *arg, const void *copy, size_t size,
     RINGO_TSAN_NAME(f->tsan_fiber, name);
 #endif
     /* Happens-before: everything the parent did so far, the child sees. */
-    RINGO_RACE_RELEASE(f);
+    RINGO_RACE_RELEASE(RINGO__RACE_FIBER(f));
     atomic_store_explicit(&f->state, RINGO__FIBER_RUNNABLE, memory_order_release);
 
     if (w) {
@@ -253,7 +259,7 @@ static _Noreturn void fiber_entry(ringo__fiber_t *f)
     ringo__worker_t *w = ringo__self();
     RINGO_ASAN_FINISH_SWITCH(NULL);
     ringo__finish_switch(w);
-    RINGO_RACE_ACQUIRE(f);      /* the spawn's release */
+    RINGO_RACE_ACQUIRE(RINGO__RACE_FIBER(f));      /* the spawn's release */
     RINGO_RACE_ACQUIRE(&ringo__workers_ready);  /* every worker's TLS (errno) */
 
     f->fn(f->arg);
@@ -323,7 +329,7 @@ void ringo__park(void)
     ringo__fiber_t *f = atomic_load_explicit(&w->current, memory_order_relaxed);
     RINGO__STAT_INC(w, parks);
     ringo__switch(w, f, ringo__sched_next_local(w), RINGO__POST_PARK);
-    RINGO_RACE_ACQUIRE(f);      /* the waker's release in ringo__ready */
+    RINGO_RACE_ACQUIRE(RINGO__RACE_FIBER(f));      /* the waker's release in ringo__ready */
 }
 
 static const char *state_name(int s)
@@ -337,7 +343,7 @@ void ringo__ready(ringo__fiber_t *f)
 {
     ringo__runtime_t *rt = ringo__rt;
     /* Happens-before: the waker's past, to the woken fiber once it runs. */
-    RINGO_RACE_RELEASE(f);
+    RINGO_RACE_RELEASE(RINGO__RACE_FIBER(f));
     int s = atomic_load_explicit(&f->state, memory_order_acquire);
     for (;;) {
         if (s == RINGO__FIBER_PARKING) {
@@ -478,7 +484,11 @@ int64_t ringo_now(void)
 
 static void sleep_fire(ringo__timer_t *t)
 {
+    /* A sleep's end orders nothing (as in Go, where the timer just readies
+     * the goroutine). */
+    RINGO_TSAN_NOSYNC_BEGIN();
     ringo__ready(t->arg);
+    RINGO_TSAN_NOSYNC_END();
 }
 
 void ringo_sleep(ringo_duration_t d)

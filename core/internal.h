@@ -154,8 +154,21 @@ struct ringo__fiber {
     uint64_t parent_id;
     ringo__timer_t sleep_timer;         /* ringo_sleep needs no allocation */
     void *tsan_fiber;
+    void *race_token;                   /* TSan: this fiber's sync objects (see below) */
     void *asan_fake_stack;
 } RINGO__ALIGNED;
+
+/* TSan's sync objects for one fiber's life: spawn -> start and ready ->
+ * resume (RINGO__RACE_FIBER), and a parked waiter -> the partner that takes
+ * its value or fills its buffer (RINGO__RACE_WAITER). They live in a small
+ * heap block allocated at spawn and freed when the fiber ends: freeing it
+ * makes TSan drop them, so the next fiber in the same slot (which reuses the
+ * slot's TSan context, see stack.c) does not also inherit its predecessor's
+ * edges through stale sync objects. Plain threads use their waiter's
+ * address. */
+#define RINGO__RACE_FIBER(f) ((f)->race_token)
+#define RINGO__RACE_WAITER(wt) \
+    ((wt)->fiber ? (void *)((char *)(wt)->fiber->race_token + 1) : (void *)(wt))
 
 /* A blocked waiter that may be a fiber or a plain thread: fibers park,
  * other threads sleep on a futex. The same three steps as park/ready:
@@ -262,6 +275,7 @@ struct ringo__worker {
     pthread_t thread;
     void *altstack;
     void *tsan_sched_fiber;
+    void *tsan_timer_fiber;             /* Go's per-P timerRaceCtx (timer.c) */
     const void *sched_stack_lo;         /* for ASan's fiber annotations */
     void *asan_sched_fake;
     size_t sched_stack_size;
@@ -359,19 +373,20 @@ extern _Thread_local bool ringo__tls_is_monitor;
 
 /* The runtime's own pthread mutexes (global queue, stack pool, pool list).
  * Under TSan their interceptors would publish an edge between whichever
- * fibers happen to take them; these wrappers keep them silent (sanitizer.h). */
+ * fibers happen to take them, and log accesses from contexts nobody joins;
+ * these wrappers hide them (sanitizer.h). */
 static inline void ringo__pthread_lock(pthread_mutex_t *m)
 {
-    RINGO_TSAN_NOSYNC_BEGIN();
+    RINGO_TSAN_HIDE_BEGIN();
     pthread_mutex_lock(m);
-    RINGO_TSAN_NOSYNC_END();
+    RINGO_TSAN_HIDE_END();
 }
 
 static inline void ringo__pthread_unlock(pthread_mutex_t *m)
 {
-    RINGO_TSAN_NOSYNC_BEGIN();
+    RINGO_TSAN_HIDE_BEGIN();
     pthread_mutex_unlock(m);
-    RINGO_TSAN_NOSYNC_END();
+    RINGO_TSAN_HIDE_END();
 }
 
 /* The calling thread's worker, NULL on other threads.

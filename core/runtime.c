@@ -145,6 +145,7 @@ static void *worker_thread(void *arg)
 
     if (!atomic_load(&rt->init_failed)) {
         w->tsan_sched_fiber = RINGO_TSAN_CURRENT();
+        w->tsan_timer_fiber = RINGO_TSAN_CREATE();
         pthread_attr_t attr;
         if (pthread_getattr_np(pthread_self(), &attr) == 0) {
             void *lo;
@@ -159,6 +160,8 @@ static void *worker_thread(void *arg)
     }
     ringo__ring_fini(w);
     ringo__altstack_fini(w);
+    if (w->tsan_timer_fiber)
+        RINGO_TSAN_DESTROY(w->tsan_timer_fiber);
     ringo__tls_worker = NULL;
     return NULL;
 }

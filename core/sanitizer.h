@@ -22,7 +22,14 @@
  *     inside RINGO_TSAN_NOSYNC_* or RINGO_TSAN_HIDE_* (neither);
  *   - memory the runtime allocates and frees for itself goes through
  *     ringo__malloc & co., which hide it from TSan's access history (who
- *     frees a context or a map node is an accident of scheduling). */
+ *     frees a context or a map node is an accident of scheduling);
+ *   - timers fire in a per-worker TSan context of their own (Go's per-P
+ *     timerRaceCtx, core/timer.c); a sleep's end, a select's timeout and
+ *     an fd becoming ready wake their fiber without any edge, as in Go.
+ * A fiber's own sync objects live in a per-fiber heap token (internal.h,
+ * RINGO__RACE_FIBER) that dies with it. Its TSan context does not: a slot
+ * keeps one for life (stack.c says why), so a fiber inherits the clock of
+ * the fibers that ran on its stack before - the one blind spot. */
 #ifndef RINGO_SANITIZER_H
 #define RINGO_SANITIZER_H
 

@@ -328,9 +328,14 @@ ringo__fiber_t *ringo__stack_get(ringo__runtime_t *rt, ringo__worker_t *w)
     ringo__fiber_t *f = slot_fiber(rt, slot);
     char *lo = slot + rt->page_size;
     RINGO_ASAN_UNPOISON(lo, (size_t)((char *)f - lo) + sizeof(*f));
-    /* ThreadSanitizer's fiber contexts are costly to make (hundreds of KiB
-     * each): a slot keeps its context for life. The fiber that used it
-     * before is over, so nothing is lost by the new one inheriting it. */
+    /* ThreadSanitizer's fiber contexts are costly: making and destroying
+     * one per fiber costs about a millisecond a spawn (TSan's thread slots
+     * run out and it resets its state), so a slot keeps its context for
+     * life. The price: a new fiber inherits its predecessor's vector clock,
+     * so a race between the two, or with what the predecessor had
+     * synchronised with, can go unreported. Sync objects do not leak that
+     * way (RINGO__RACE_FIBER), and the stack's shadow belongs to the same
+     * context, so reuse reports nothing false. */
 #ifdef RINGO_TSAN
     void *tsan_fiber = f->tsan_fiber;
     memset(f, 0, sizeof(*f));
@@ -353,6 +358,10 @@ ringo__fiber_t *ringo__stack_get(ringo__runtime_t *rt, ringo__worker_t *w)
 void ringo__stack_put(ringo__runtime_t *rt, ringo__worker_t *w, ringo__fiber_t *f)
 {
     char *slot = fiber_slot(rt, f);
+#ifdef RINGO_TSAN
+    ringo__free(f->race_token);     /* TSan drops the fiber's sync objects */
+    f->race_token = NULL;
+#endif
     atomic_store_explicit(&f->state, RINGO__FIBER_FREE, memory_order_release);
     if (w && w->stack_cached < RINGO__STACK_CACHE) {
         w->stack_cache[w->stack_cached++] = slot;

@@ -169,7 +169,22 @@ int ringo__timers_run(ringo__worker_t *w, int64_t now)
             atomic_fetch_add_explicit(&t->firing, 1, memory_order_relaxed);
         heap_remove(w, 0);
         ringo__spin_unlock(&w->timer_lock);
+#ifdef RINGO_TSAN
+        /* Timers fire in a TSan context of their own, as Go's run in its
+         * per-P timerRaceCtx: a fire acquires its timer's setter and
+         * releases into what it delivers, but none of that lands on the
+         * fiber or scheduler whose thread happens to run it. The monitor
+         * (no worker of its own) fires in its own thread's context. */
+        ringo__worker_t *self = ringo__self();
+        void *was = RINGO_TSAN_CURRENT();
+        if (self)
+            RINGO_TSAN_SWITCH(self->tsan_timer_fiber);
         t->fire(t);
+        if (self)
+            RINGO_TSAN_SWITCH(was);
+#else
+        t->fire(t);
+#endif
         if (sync)
             atomic_fetch_sub_explicit(&t->firing, 1, memory_order_release);
         fired++;

@@ -83,7 +83,7 @@ static inline bool waitq_empty(const struct waitq *q)
 
 void ringo__chan_send_direct(ringo_chan_t *c, ringo__sudog_t *r, const void *ep)
 {
-    RINGO_RACE_ACQUIRE(r->wait);    /* the receiver's past, before we write its memory */
+    RINGO_RACE_ACQUIRE(RINGO__RACE_WAITER(r->wait));    /* the receiver's past, before we write its memory */
     if (r->elem && c->elem_size)
         memcpy(r->elem, ep, c->elem_size);
     r->success = true;
@@ -91,7 +91,7 @@ void ringo__chan_send_direct(ringo_chan_t *c, ringo__sudog_t *r, const void *ep)
 
 void ringo__chan_recv_direct(ringo_chan_t *c, ringo__sudog_t *s, void *ep)
 {
-    RINGO_RACE_ACQUIRE(s->wait);    /* the sender's past: its value and more */
+    RINGO_RACE_ACQUIRE(RINGO__RACE_WAITER(s->wait));    /* the sender's past: its value and more */
     if (c->cap == 0) {
         if (ep && c->elem_size)
             memcpy(ep, s->elem, c->elem_size);
@@ -236,7 +236,7 @@ static int chan_send(ringo_chan_t *c, const void *ep, bool block)
     ringo__wait_t wt;
     ringo__sudog_t s = {.wait = &wt, .elem = (void *)ep, .c = c};
     ringo__wait_prepare(&wt, "chan send");
-    RINGO_RACE_RELEASE(&wt);        /* for the receiver that takes our value */
+    RINGO_RACE_RELEASE(RINGO__RACE_WAITER(&wt));        /* for the receiver that takes our value */
     ringo__waitq_enqueue(&c->sendq, &s);
     ringo__spin_unlock(&c->lock);
     ringo__wait_block(&wt);
@@ -305,7 +305,7 @@ static int chan_recv(ringo_chan_t *c, void *ep, bool block)
     ringo__wait_t wt;
     ringo__sudog_t r = {.wait = &wt, .elem = ep, .c = c};
     ringo__wait_prepare(&wt, "chan receive");
-    RINGO_RACE_RELEASE(&wt);        /* for the sender that writes into ep */
+    RINGO_RACE_RELEASE(RINGO__RACE_WAITER(&wt));        /* for the sender that writes into ep */
     ringo__waitq_enqueue(&c->recvq, &r);
     ringo__spin_unlock(&c->lock);
     ringo__wait_block(&wt);
@@ -344,7 +344,7 @@ void ringo_chan_close(ringo_chan_t *c)
      * then wake them with the lock dropped. */
     ringo__sudog_t *wake = NULL, *s;
     while ((s = ringo__waitq_dequeue(&c->recvq)) != NULL) {
-        RINGO_RACE_ACQUIRE(s->wait);
+        RINGO_RACE_ACQUIRE(RINGO__RACE_WAITER(s->wait));
         if (s->elem && c->elem_size)
             memset(s->elem, 0, c->elem_size);
         s->success = false;

@@ -178,6 +178,9 @@ static void cancel_one(ringo_ctx_t *c, int err, int cause, ringo_ctx_t **work)
         return;
     }
     atomic_store(&c->cause, cause ? cause : err);
+    /* Before err is visible: ringo_ctx_err reads it without the lock and
+     * acquires right after (test_race caught the release coming too late). */
+    RINGO_RACE_RELEASE(c);
     atomic_store(&c->err, err);
     ringo_chan_t *done = c->done;
     for (ringo_ctx_t *ch = c->children, *n; ch; ch = n) {

@@ -67,8 +67,14 @@ static void poll_complete(ringo__op_t *op, int32_t res, uint32_t flags)
     if (won)
         sel->winner = p->case_index;
     atomic_store_explicit(&p->state, POLL_DONE, memory_order_release);
-    if (won)
+    if (won) {
+        /* Readiness orders nothing by itself (Go's netpoller neither); the
+         * read(2) or write(2) that follows does, through TSan's fd edges.
+         * And whoever reaps this CQE is an accident of scheduling. */
+        RINGO_TSAN_NOSYNC_BEGIN();
         ringo__unblock(&sel->wait);
+        RINGO_TSAN_NOSYNC_END();
+    }
 }
 
 static void timeout_fire(ringo__timer_t *t)
@@ -77,7 +83,9 @@ static void timeout_fire(ringo__timer_t *t)
     int zero = 0;
     if (atomic_compare_exchange_strong(&sel->done, &zero, 1)) {
         sel->winner = sel->timeout_case;
+        RINGO_TSAN_NOSYNC_BEGIN();  /* a timeout orders nothing */
         ringo__unblock(&sel->wait);
+        RINGO_TSAN_NOSYNC_END();
     }
 }
 
@@ -360,7 +368,7 @@ int ringo_select(ringo_case_t *cases, size_t n)
     sel.winner = -1;
     sel.timeout_case = tmo_case(cases, n);
     ringo__wait_prepare(&sel.wait, "select");
-    RINGO_RACE_RELEASE(&sel.wait);  /* for the partner of whichever case wins */
+    RINGO_RACE_RELEASE(RINGO__RACE_WAITER(&sel.wait));  /* for the partner of whichever case wins */
     int tmo = sel.timeout_case;
     for (size_t k = 0; k < n; k++) {
         int i = order[k];

@@ -58,9 +58,15 @@ struct after {
     ringo_chan_t *ch;
 };
 
+/* Happens-before, as in Go: what a timer's creator (or the last Reset) did
+ * happens before its fire, and so before the receive of its tick or the
+ * start of its AfterFunc. Fires run in the worker's timer context
+ * (core/timer.c). */
+
 static void after_fire(ringo__timer_t *t)
 {
     struct after *a = t->arg;
+    RINGO_RACE_ACQUIRE(a);
     send_now(a->ch);
     ringo_chan_unref(a->ch);
     ringo__free(a);
@@ -89,6 +95,7 @@ ringo_chan_t *ringo_after(ringo_duration_t d)
     a->t.fire = after_fire;
     a->t.dispose = after_dispose;
     a->t.arg = a;
+    RINGO_RACE_RELEASE(a);
     ringo__timer_add(w, &a->t);
     return ch;
 }
@@ -98,14 +105,11 @@ ringo_chan_t *ringo_after(ringo_duration_t d)
 static void timer_fire(ringo__timer_t *tt)
 {
     ringo_timer_t *t = tt->arg;
-    if (t->ch) {
+    RINGO_RACE_ACQUIRE(t);
+    if (t->ch)
         send_now(t->ch);
-    } else {
-        /* AfterFunc (or the Reset that re-armed it) -> fn, through the
-         * spawn's own edge. */
-        RINGO_RACE_ACQUIRE(t);
+    else    /* the spawn passes it on to fn */
         ringo_go_at(t->fn, t->arg, "ringo_after_func", 0, "after_func");
-    }
 }
 
 static ringo_timer_t *timer_make(ringo_duration_t d, bool with_chan)
@@ -124,6 +128,7 @@ static ringo_timer_t *timer_make(ringo_duration_t d, bool with_chan)
     t->t.sync = true;
     t->t.when = deadline(d);
     t->home = w;
+    RINGO_RACE_RELEASE(t);
     return t;
 }
 
@@ -143,7 +148,6 @@ ringo_timer_t *ringo_after_func(ringo_duration_t d, void (*fn)(void *), void *ar
     t->fn = fn;
     t->arg = arg;
     /* timer_fire reads fn/arg through t; t->t.arg stays t. */
-    RINGO_RACE_RELEASE(t);
     ringo__timer_add(t->home, &t->t);
     return t;
 }
@@ -192,6 +196,7 @@ void ringo_timer_free(ringo_timer_t *t)
 static void ticker_fire(ringo__timer_t *tt)
 {
     ringo_timer_t *t = tt->arg;
+    RINGO_RACE_ACQUIRE(t);
     send_now(t->ch);
     ringo__spin_lock(&t->lock);
     if (!t->stopped && t->t.heap_index < 0) {
