@@ -76,6 +76,19 @@ static inline void ringo__spin_unlock(ringo__spinlock_t *l)
 {
     atomic_store_explicit(&l->locked, 0, memory_order_release);
 }
+/* The same lock, standing for a Go mutex under the race detector: each
+ * holder happens after the previous ones, through sync object `hb`
+ * (sanitizer.h). For locks that guard what Go guards with a sync.Mutex. */
+static inline void ringo__spin_lock_hb(ringo__spinlock_t *l, const void *hb)
+{
+    ringo__spin_lock(l);
+    RINGO_RACE_ACQUIRE(hb);
+}
+static inline void ringo__spin_unlock_hb(ringo__spinlock_t *l, const void *hb)
+{
+    RINGO_RACE_RELEASE(hb);
+    ringo__spin_unlock(l);
+}
 
 /* Relaxed counter owned by one thread and read by others (stats): a plain
  * add, not a locked instruction. */

@@ -58,14 +58,12 @@ struct ringo_ctx {
  * did, the next holder sees (cancel -> Err, AfterFunc -> its cancel). */
 static inline void ctx_lock(ringo_ctx_t *c)
 {
-    ringo__spin_lock(&c->lock);
-    RINGO_RACE_ACQUIRE(c);
+    ringo__spin_lock_hb(&c->lock, c);
 }
 
 static inline void ctx_unlock(ringo_ctx_t *c)
 {
-    RINGO_RACE_RELEASE(c);
-    ringo__spin_unlock(&c->lock);
+    ringo__spin_unlock_hb(&c->lock, c);
 }
 
 static ringo_ctx_t background_ctx = {.kind = CTX_ROOT};

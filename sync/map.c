@@ -108,14 +108,12 @@ ringo_map_t *ringo_map_new(void (*free_value)(void *))
  * that from its atomics) and the key bytes the reader compares are covered. */
 static inline void map_lock(ringo_map_t *m)
 {
-    ringo__spin_lock(&m->wlock);
-    RINGO_RACE_ACQUIRE(m);
+    ringo__spin_lock_hb(&m->wlock, m);
 }
 
 static inline void map_unlock(ringo_map_t *m)
 {
-    RINGO_RACE_RELEASE(m);
-    ringo__spin_unlock(&m->wlock);
+    ringo__spin_unlock_hb(&m->wlock, m);
 }
 
 /* ---- reclamation (wlock held) ------------------------------------------------------ */
