@@ -76,6 +76,8 @@ void __tsan_acquire(void *addr);
 void __tsan_release(void *addr);
 void __tsan_read1(void *addr);
 void __tsan_write1(void *addr);
+void __tsan_func_entry(void *call_pc);
+void __tsan_func_exit(void *unused);    /* GCC's builtin has this type */
 void AnnotateIgnoreSyncBegin(const char *file, int line);
 void AnnotateIgnoreSyncEnd(const char *file, int line);
 void AnnotateIgnoreReadsBegin(const char *file, int line);
@@ -89,8 +91,14 @@ void AnnotateIgnoreWritesEnd(const char *file, int line);
 #  define RINGO_TSAN_NAME(f, name) __tsan_set_fiber_name((f), (name))
 #  define RINGO_RACE_ACQUIRE(addr) __tsan_acquire((void *)(addr))
 #  define RINGO_RACE_RELEASE(addr) __tsan_release((void *)(addr))
-#  define RINGO_RACE_READ(addr) __tsan_read1((void *)(addr))
-#  define RINGO_RACE_WRITE(addr) __tsan_write1((void *)(addr))
+/* The runtime is not instrumented, so TSan's shadow stack lacks the frame
+ * of the user function that called into it: push the call site for the
+ * duration of the pseudo-access, and the report names the caller. (Used
+ * in API functions or helpers inlined into them.) */
+#  define RINGO_RACE_READ(addr) \
+    (__tsan_func_entry(__builtin_return_address(0)), __tsan_read1((void *)(addr)), __tsan_func_exit(NULL))
+#  define RINGO_RACE_WRITE(addr) \
+    (__tsan_func_entry(__builtin_return_address(0)), __tsan_write1((void *)(addr)), __tsan_func_exit(NULL))
 #  define RINGO_TSAN_NOSYNC_BEGIN() AnnotateIgnoreSyncBegin(__FILE__, __LINE__)
 #  define RINGO_TSAN_NOSYNC_END() AnnotateIgnoreSyncEnd(__FILE__, __LINE__)
 #  define RINGO_TSAN_NOACCESS_BEGIN() \

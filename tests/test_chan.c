@@ -381,7 +381,8 @@ static void test_close_panics_blocked_sender(void **state)
 {
     (void)state;
 #ifdef RINGO_TSAN
-    static const char *const want[] = {"ringo_chan_close", "chan_send", "death_sender", NULL};
+    static const char *const want[] = {"ringo_chan_close", "ringo_chan_send", "death_sender",
+                                       "blocked_sender_main", NULL};
     race_test(blocked_sender_child0, want);
     race_test(blocked_sender_child1, want);
 #else

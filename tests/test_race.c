@@ -2236,9 +2236,10 @@ static void r4_child(void)
 static void test_race_waitgroup_add_wait(void **state)
 {
     (void)state;
-    /* Both accesses are the runtime's pseudo-accesses, so the stacks end in
-     * ringo_waitgroup_add/_wait; the adder is named as the fiber. */
-    static const char *const want[] = {"ringo_waitgroup_add", "ringo_waitgroup_wait", "r4_adder", NULL};
+    /* Both accesses are the runtime's pseudo-accesses: the stacks show
+     * ringo_waitgroup_add/_wait and, above them, the callers. */
+    static const char *const want[] = {"ringo_waitgroup_add", "ringo_waitgroup_wait", "r4_adder",
+                                       "r4_main", NULL};
     race_test(r4_child, want);
 }
 
