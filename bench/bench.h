@@ -91,6 +91,32 @@ static inline int64_t bench_triangle(int64_t n)
     return n * (n - 1) / 2;
 }
 
+/* One fiber's share [lo, hi) of a benchmark's operations (bench_fan_out). */
+struct bench_range {
+    int64_t lo, hi;
+};
+
+/* Spawns `fibers` copies of fn, each given its own struct bench_range (by
+ * value, ringo_go_copy) of the n operations, all registered on wg before
+ * any runs. A failed spawn takes back the fibers that will never call
+ * ringo_waitgroup_done, sets *failed_at and returns its -errno (the fibers
+ * already started still finish); 0 otherwise. */
+static inline int bench_fan_out(void (*fn)(void *), int fibers, int64_t n, ringo_waitgroup_t *wg,
+                                int64_t *failed_at)
+{
+    ringo_waitgroup_add(wg, fibers);
+    for (int f = 0; f < fibers; f++) {
+        struct bench_range r = {n * f / fibers, n * (f + 1) / fibers};
+        int rc = ringo_go_copy(fn, &r, sizeof r);
+        if (rc != 0) {
+            *failed_at = f;
+            ringo_waitgroup_add(wg, -(fibers - f));
+            return rc;
+        }
+    }
+    return 0;
+}
+
 /* Nanoseconds as milliseconds, for the "# ... total X ms" detail lines. */
 static inline double bench_ms(int64_t ns)
 {

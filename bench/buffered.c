@@ -33,10 +33,6 @@
 #endif
 #define CAPACITY 1024
 
-struct range {
-    int64_t lo, hi;
-};
-
 static int64_t n_msgs;
 static ringo_chan_t *ch;        /* the measured channel: int64, CAPACITY */
 static ringo_chan_t *pdone;     /* producers -> main: int64 counts, cap PRODUCERS */
@@ -51,7 +47,7 @@ static const char *fail_what;
 
 static void producer(void *arg)
 {
-    const struct range *r = arg;   /* our own copy (ringo_go_copy) */
+    const struct bench_range *r = arg;   /* our own copy (ringo_go_copy) */
     int64_t count = 0;
     for (int64_t i = r->lo; i < r->hi; i++) {
         ringo_chan_send(ch, &i);
@@ -98,7 +94,7 @@ static void bench_main(void *arg)
         started++;
     }
     for (int p = 0; p < PRODUCERS; p++) {
-        struct range r = {n_msgs * p / PRODUCERS, n_msgs * (p + 1) / PRODUCERS};
+        struct bench_range r = {n_msgs * p / PRODUCERS, n_msgs * (p + 1) / PRODUCERS};
         int rc = ringo_go_copy(producer, &r, sizeof r);
         if (rc != 0) {
             /* Producers already running cannot be stopped: leave the

@@ -16,10 +16,6 @@
 
 #define FIBERS 1000
 
-struct range {
-    int64_t lo, hi;
-};
-
 static int64_t n_ops;
 static ringo_mutex_t mu;
 static int64_t counter;         /* guarded by mu */
@@ -33,7 +29,7 @@ static int64_t spawn_failed_at;
 
 static void locker(void *arg)
 {
-    const struct range *r = arg;   /* our own copy (ringo_go_copy) */
+    const struct bench_range *r = arg;   /* our own copy (ringo_go_copy) */
     for (int64_t i = r->lo; i < r->hi; i++) {
         ringo_mutex_lock(&mu);
         counter++;
@@ -46,19 +42,7 @@ static void bench_main(void *arg)
 {
     (void)arg;
     int64_t t0 = ringo_now();
-    ringo_waitgroup_add(&wg, FIBERS);
-    for (int f = 0; f < FIBERS; f++) {
-        struct range r = {n_ops * f / FIBERS, n_ops * (f + 1) / FIBERS};
-        int rc = ringo_go_copy(locker, &r, sizeof r);
-        if (rc != 0) {
-            /* Take back the fibers that will never call done, then let the
-             * ones that run finish their (finite) work. */
-            spawn_rc = rc;
-            spawn_failed_at = f;
-            ringo_waitgroup_add(&wg, -(FIBERS - f));
-            break;
-        }
-    }
+    spawn_rc = bench_fan_out(locker, FIBERS, n_ops, &wg, &spawn_failed_at);
     ringo_waitgroup_wait(&wg);
     elapsed_ns = ringo_now() - t0;
     /* Every locker has called done, after its last unlock: the mutex is

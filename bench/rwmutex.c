@@ -25,10 +25,6 @@
 #define SLOTS 16
 #define WRITE_EVERY 10
 
-struct range {
-    int64_t lo, hi;
-};
-
 static int64_t n_ops;
 static ringo_rwmutex_t rw;
 static int64_t data[SLOTS];      /* guarded by rw */
@@ -45,7 +41,7 @@ static int64_t spawn_failed_at;
 
 static void worker(void *arg)
 {
-    const struct range *r = arg;   /* our own copy (ringo_go_copy) */
+    const struct bench_range *r = arg;   /* our own copy (ringo_go_copy) */
     int64_t my_reads = 0, my_torn = 0, my_sum = 0;
     for (int64_t j = r->lo; j < r->hi; j++) {
         if (j % WRITE_EVERY == 0) {
@@ -77,19 +73,7 @@ static void bench_main(void *arg)
 {
     (void)arg;
     int64_t t0 = ringo_now();
-    ringo_waitgroup_add(&wg, FIBERS);
-    for (int f = 0; f < FIBERS; f++) {
-        struct range r = {n_ops * f / FIBERS, n_ops * (f + 1) / FIBERS};
-        int rc = ringo_go_copy(worker, &r, sizeof r);
-        if (rc != 0) {
-            /* Take back the fibers that will never call done, then let the
-             * ones that run finish their (finite) work. */
-            spawn_rc = rc;
-            spawn_failed_at = f;
-            ringo_waitgroup_add(&wg, -(FIBERS - f));
-            break;
-        }
-    }
+    spawn_rc = bench_fan_out(worker, FIBERS, n_ops, &wg, &spawn_failed_at);
     ringo_waitgroup_wait(&wg);
     elapsed_ns = ringo_now() - t0;
     ringo_rwmutex_rlock(&rw);

@@ -46,10 +46,6 @@
 #define TAG 1024          /* values are (k+1) + TAG*m: k+1 < TAG */
 #define STORE_EVERY 100   /* r % 100 == 0: 1% stores */
 
-struct range {
-    int64_t lo, hi;
-};
-
 static int64_t n_ops;
 static char keys[KEYS][KEY_LEN];
 static ringo_waitgroup_t wg;
@@ -206,7 +202,7 @@ static inline uint64_t splitmix64(uint64_t *state)
 }
 
 struct worker_arg {
-    struct range r;
+    struct bench_range r;
     uint64_t seed;
 };
 

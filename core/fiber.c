@@ -421,6 +421,13 @@ void ringo__unblock(ringo__wait_t *wt)
     syscall(SYS_futex, &wt->futex, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
+void ringo__unblock_quiet(ringo__wait_t *wt)
+{
+    RINGO_TSAN_NOSYNC_BEGIN();
+    ringo__unblock(wt);
+    RINGO_TSAN_NOSYNC_END();
+}
+
 void ringo__block_forever(const char *reason)
 {
     if (ringo__current()) {
@@ -486,9 +493,8 @@ static void sleep_fire(ringo__timer_t *t)
 {
     /* A sleep's end orders nothing (as in Go, where the timer just readies
      * the goroutine). */
-    RINGO_TSAN_NOSYNC_BEGIN();
-    ringo__ready(t->arg);
-    RINGO_TSAN_NOSYNC_END();
+    ringo__wait_t wt = {.fiber = t->arg};
+    ringo__unblock_quiet(&wt);
 }
 
 void ringo_sleep(ringo_duration_t d)

@@ -194,6 +194,10 @@ typedef struct ringo__wait {
 void ringo__wait_prepare(ringo__wait_t *w, const char *reason);
 void ringo__wait_block(ringo__wait_t *w);
 void ringo__unblock(ringo__wait_t *w);
+/* ringo__unblock for wake-ups that order nothing (a sleep's end, a
+ * timeout, an fd becoming ready): under TSan the woken side gets no edge
+ * from whoever happens to run the timer or reap the completion. */
+void ringo__unblock_quiet(ringo__wait_t *w);
 /* Blocks the caller forever (a NULL channel, an empty select). */
 _Noreturn void ringo__block_forever(const char *reason);
 /* A uniformly random number below n, from the calling worker's generator

@@ -32,6 +32,11 @@
  * Under Valgrind every slot is registered as a stack (VALGRIND_STACK_REGISTER)
  * when carved and deregistered when the runtime ends.
  *
+ * Under ThreadSanitizer a slot keeps one TSan fiber context for life (see
+ * ringo__stack_get for why and what it costs), and ringo__stack_put frees
+ * the ended fiber's race token, which drops its sync objects. Scavenging is
+ * off there: it would zero the records that hold the contexts.
+ *
  * Locking: rt->stack_lock protects the chunk table's growth and the warm and
  * cold lists. A chunk's base and nslots never change once published (nchunks
  * is stored with release), which lets the SIGSEGV handler and dumps read the

@@ -11,6 +11,12 @@
  * heap, their heap_index and heap fields. ntimers and timer_next are
  * mirrored in atomics so idle checks read them without the lock. fire()
  * runs after the lock is dropped, so a timer callback may arm timers.
+ *
+ * ThreadSanitizer: fire() runs in the calling worker's own TSan context
+ * (w->tsan_timer_fiber, Go's per-P timerRaceCtx), switched to and back
+ * without synchronisation, so what a timer acquires from its setter never
+ * lands on the fiber or scheduler that happened to run it. Only the worker's
+ * own thread uses its timer context; the monitor fires in its own.
  */
 #include "internal.h"
 

@@ -71,9 +71,7 @@ static void poll_complete(ringo__op_t *op, int32_t res, uint32_t flags)
         /* Readiness orders nothing by itself (Go's netpoller neither); the
          * read(2) or write(2) that follows does, through TSan's fd edges.
          * And whoever reaps this CQE is an accident of scheduling. */
-        RINGO_TSAN_NOSYNC_BEGIN();
-        ringo__unblock(&sel->wait);
-        RINGO_TSAN_NOSYNC_END();
+        ringo__unblock_quiet(&sel->wait);
     }
 }
 
@@ -83,9 +81,7 @@ static void timeout_fire(ringo__timer_t *t)
     int zero = 0;
     if (atomic_compare_exchange_strong(&sel->done, &zero, 1)) {
         sel->winner = sel->timeout_case;
-        RINGO_TSAN_NOSYNC_BEGIN();  /* a timeout orders nothing */
-        ringo__unblock(&sel->wait);
-        RINGO_TSAN_NOSYNC_END();
+        ringo__unblock_quiet(&sel->wait);   /* a timeout orders nothing */
     }
 }
 

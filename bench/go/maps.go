@@ -1,6 +1,9 @@
 package bench
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // What bench/go/syncmap and bench/go/lockedmap, the Go twins of
 // bench/syncmap.c, share: the keys, the random stream, the operation mix
@@ -49,6 +52,35 @@ func (s *MapTally) Add(t MapTally) {
 	s.Stores += t.Stores
 	s.BadTags += t.BadTags
 	s.LoadSum += t.LoadSum
+}
+
+// Hit counts a load of key k that found v.
+func (s *MapTally) Hit(k, v int64) {
+	tag := v % MapTag
+	s.Hits++
+	if tag != k+1 {
+		s.BadTags++
+	}
+	s.LoadSum += tag
+}
+
+// MapEntryBad tells whether value is not a well-tagged value of key.
+func MapEntryBad(keys []string, key string, value int64) bool {
+	tag := value % MapTag
+	return tag == 0 || tag > MapKeys || key != keys[tag-1]
+}
+
+// MapFinish adds up the goroutines' tallies, checks them and the map's
+// final contents (MapCheck), and prints the detail and result lines.
+func (p Program) MapFinish(tallies []MapTally, n, entries, badEntries int64, elapsed time.Duration) {
+	var total MapTally
+	for _, t := range tallies {
+		total.Add(t)
+	}
+	p.MapCheck(total, n, entries, badEntries)
+	fmt.Printf("# fibers %d, keys %d, ops %d (loads %d, stores %d), total %.1f ms\n",
+		MapFibers, MapKeys, n, total.Loads, total.Stores, Ms(elapsed))
+	p.Resultf("%.1f ns/op", Per(elapsed, n))
 }
 
 // MapCheck fails unless the tallies add up: loads + stores == n, every load

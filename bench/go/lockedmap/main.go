@@ -11,7 +11,6 @@
 package main
 
 import (
-	"fmt"
 	"sync"
 	"time"
 
@@ -51,12 +50,7 @@ func main() {
 					v, ok := m[keys[k]]
 					rw.RUnlock()
 					if ok {
-						tag := v % bench.MapTag
-						t.Hits++
-						if tag != k+1 {
-							t.BadTags++
-						}
-						t.LoadSum += tag
+						t.Hit(k, v)
 					}
 				}
 			}
@@ -67,22 +61,14 @@ func main() {
 	wg.Wait()
 	elapsed := time.Since(t0)
 
-	var total bench.MapTally
-	for _, t := range tallies {
-		total.Add(t)
-	}
 	var entries, bad int64
 	rw.RLock()
 	for key, value := range m {
 		entries++
-		tag := value % bench.MapTag
-		if tag == 0 || tag > bench.MapKeys || key != keys[tag-1] {
+		if bench.MapEntryBad(keys, key, value) {
 			bad++
 		}
 	}
 	rw.RUnlock()
-	prog.MapCheck(total, n, entries, bad)
-	fmt.Printf("# fibers %d, keys %d, ops %d (loads %d, stores %d), total %.1f ms\n",
-		bench.MapFibers, bench.MapKeys, n, total.Loads, total.Stores, bench.Ms(elapsed))
-	prog.Resultf("%.1f ns/op", bench.Per(elapsed, n))
+	prog.MapFinish(tallies[:], n, entries, bad, elapsed)
 }

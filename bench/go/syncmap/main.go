@@ -14,7 +14,6 @@
 package main
 
 import (
-	"fmt"
 	"sync"
 	"time"
 
@@ -48,12 +47,7 @@ func main() {
 				} else {
 					t.Loads++
 					if v, ok := m.Load(keys[k]); ok {
-						tag := v.(int64) % bench.MapTag
-						t.Hits++
-						if tag != k+1 {
-							t.BadTags++
-						}
-						t.LoadSum += tag
+						t.Hit(k, v.(int64))
 					}
 				}
 			}
@@ -64,21 +58,13 @@ func main() {
 	wg.Wait()
 	elapsed := time.Since(t0)
 
-	var total bench.MapTally
-	for _, t := range tallies {
-		total.Add(t)
-	}
 	var entries, bad int64
 	m.Range(func(key, value any) bool {
 		entries++
-		tag := value.(int64) % bench.MapTag
-		if tag == 0 || tag > bench.MapKeys || key.(string) != keys[tag-1] {
+		if bench.MapEntryBad(keys, key.(string), value.(int64)) {
 			bad++
 		}
 		return true
 	})
-	prog.MapCheck(total, n, entries, bad)
-	fmt.Printf("# fibers %d, keys %d, ops %d (loads %d, stores %d), total %.1f ms\n",
-		bench.MapFibers, bench.MapKeys, n, total.Loads, total.Stores, bench.Ms(elapsed))
-	prog.Resultf("%.1f ns/op", bench.Per(elapsed, n))
+	prog.MapFinish(tallies[:], n, entries, bad, elapsed)
 }
