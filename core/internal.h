@@ -46,6 +46,8 @@
 
 #include <ringo.h>
 
+#include "list.h"
+
 #include "uring_compat.h"
 #include "sanitizer.h"
 

@@ -83,24 +83,6 @@ void ringo__sema_release(ringo__sema_t *s);
  * woken waiter may free it: a WaitGroup on its stack). */
 void ringo__sema_release_n(ringo__sema_t *s, uint32_t n);
 
-/* Something to run when a context is cancelled: an AfterFunc (heap node; fn
- * starts in a new fiber) or an internal watcher (the caller's node; fn is
- * called inline, with no lock held, and must not block). */
-typedef struct ringo__ctx_watch {
-    struct ringo__ctx_watch *next, *prev;
-    void (*fn)(void *);
-    void *arg;
-    uint64_t id;
-    bool internal;
-    bool listed;                /* on its context's list (the context's lock) */
-    _Atomic int firing;         /* taken off the list by a cancel, fn still running */
-} ringo__ctx_watch_t;
-
-/* Registers an internal watcher: on_cancel(arg) runs once when ctx is
- * cancelled. false if ctx is already cancelled (nothing registered). */
-bool ringo__ctx_watch(ringo_ctx_t *ctx, ringo__ctx_watch_t *w, void (*on_cancel)(void *), void *arg);
-/* Unregisters it; if a cancel already took it, waits until on_cancel has
- * returned, so the caller may free w. */
-void ringo__ctx_unwatch(ringo_ctx_t *ctx, ringo__ctx_watch_t *w);
+#include "ctx_watch.h"
 
 #endif
