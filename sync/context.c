@@ -11,47 +11,80 @@
  * child unlinks itself from its ancestor when it is cancelled or freed, so a
  * long-lived parent does not accumulate dead children.
  *
- * Lifetimes. refs counts the creator's reference, ringo_ctx_ref holders and
- * each child's reference on its parent. A child that a cancelling parent is
- * about to visit is pinned with a "ref unless already dying" increment; a
- * child found dying is skipped (it unlinks itself in its free path). The
- * deadline timer is a sync timer: the free path waits out a fire in
- * progress before the memory goes.
+ * Lifetimes. Stopping and freeing are separate, as Go's cancel() and its
+ * garbage collector are. ringo_cancel only cancels: it is idempotent and
+ * frees nothing, so an early cancel followed by a deferred one is safe and
+ * the context stays readable in between. Memory goes when refs reaches
+ * zero; refs counts
+ *   - the creator's reference (what ringo_with_* returned), dropped by the
+ *     creator's ringo_ctx_unref or by RINGO_DEFER_CANCEL;
+ *   - each ringo_ctx_ref;
+ *   - each child's reference on its parent;
+ *   - the armed deadline timer's reference (Go's shape: cancel stops the
+ *     timer and drops the timer's reference if it stopped it; a fire drops
+ *     it at its very end; the shutdown dispose drops it for a timer that
+ *     never fired). Exactly one of them took the timer off its heap, and
+ *     only that one drops it. So nothing frees a context whose timer is
+ *     pending or firing, and freeing never waits for a timer;
+ *   - a cancel's pin on a child it is about to visit: "ref unless already
+ *     dying"; a child found dying is skipped (it unlinks itself as it goes).
+ * Every entry point needs its caller to hold a reference. In builds with
+ * assertions, a freed context is overwritten with a poison pattern and the
+ * entry points check its magic, so a stale handle panics where it is used.
  *
- * Locks. c->lock protects c's children list, its watcher list, its done
- * channel and the `attached` field of each child linked to it. Only one
- * context lock is held at a time; channels are closed, watchers run and
- * fibers started after it is released. err, cause and attached are also
- * read without the lock (atomics).
+ * Locks. c->lock protects c's children list, its watcher list (and each
+ * watcher's `listed`), the first store of err and cause, the installing of
+ * the done channel, and the `sib` link and `attached` field of each child
+ * linked to c. Only one context lock is held at a time, and never while a
+ * timer is armed or deleted: the lock order has nothing below a context
+ * lock but a channel's (ringo_chan_make takes none; closes come after the
+ * unlock). Channels are closed, timers stopped, watchers run and fibers
+ * started after it is released. err, cause and attached are also read
+ * without the lock (atomics; attached is confirmed under the lock).
+ *
+ * Invariants. err goes from 0 to an -errno once and never back; a context
+ * with err set is on no children list and has an empty watcher list, and
+ * nothing is added to either after. A child is on its ancestor's list iff
+ * its attached names that ancestor. A node taken off a children list by a
+ * cancel is pinned and reuses its `sib` link on that cancel's work list
+ * (nothing else touches a detached node's link).
  */
-#include "waitq.h"
+#include "ctx_watch.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum { CTX_ROOT, CTX_CANCEL, CTX_VALUE };
 
+/* Debug builds: a live context's magic; freed memory is overwritten with
+ * POISON bytes, which no live magic matches. */
+#define CTX_MAGIC 0x52435458u          /* "RCTX" */
+#define POISON 0xdb
+
 struct ringo_ctx {
     _Atomic long refs;
     int kind;
     ringo_ctx_t *parent;
+    /* Past the allocator's free-list words (glibc's first 16 bytes), so
+     * the poison survives free() until the memory is reused. */
+    uint32_t magic;
     const void *key;                        /* CTX_VALUE */
     void *value;
 
-    ringo__spinlock_t lock;
+    ringo__spinlock_t lock;                 /* protects what the header says */
     _Atomic int err;
     _Atomic int cause;
     ringo_chan_t *done;                     /* made on first use */
-    ringo_ctx_t *children;                  /* cancellable descendants linked here */
-    ringo_ctx_t *sib_next, *sib_prev;       /* in attached->children */
-    ringo_ctx_t *_Atomic attached;          /* the ancestor whose list holds us */
-    ringo_ctx_t *work_next;                 /* cancellation work list */
-    ringo__ctx_watch_t *watches;
+    ringo__list_t children;                 /* cancellable descendants linked here */
+    ringo__list_t watches;                  /* ringo__ctx_watch_t.link */
     uint64_t next_watch_id;
+    ringo__link_t sib;                      /* in attached->children, then a work list */
+    ringo_ctx_t *_Atomic attached;          /* the ancestor whose list holds us */
     bool has_deadline;
     int64_t deadline;
-    ringo__timer_t timer;
+    ringo__timer_t timer;                   /* armed: holds a reference */
 };
 
 /* c->lock doubles as Go's c.mu for the race detector: whatever one holder
@@ -66,8 +99,20 @@ static inline void ctx_unlock(ringo_ctx_t *c)
     ringo__spin_unlock_hb(&c->lock, c);
 }
 
-static ringo_ctx_t background_ctx = {.kind = CTX_ROOT};
-static ringo_ctx_t todo_ctx = {.kind = CTX_ROOT};
+static ringo_ctx_t background_ctx = {.kind = CTX_ROOT, .magic = CTX_MAGIC};
+static ringo_ctx_t todo_ctx = {.kind = CTX_ROOT, .magic = CTX_MAGIC};
+
+/* Panics on a handle to freed memory (debug builds), at the use. */
+static inline ringo_ctx_t *live(ringo_ctx_t *c, const char *fn)
+{
+#ifndef NDEBUG
+    if (c && c->magic != CTX_MAGIC)
+        ringo_panic("%s: use of a freed context %p (or not a context)", fn, (void *)c);
+#else
+    (void)fn;
+#endif
+    return c;
+}
 
 ringo_ctx_t *ringo_background(void)
 {
@@ -92,9 +137,19 @@ static ringo_ctx_t *cancel_ancestor(ringo_ctx_t *c)
     return c && c->kind == CTX_CANCEL ? c : NULL;
 }
 
+static ringo_ctx_t *sib_ctx(ringo__link_t *l)
+{
+    return ringo__container_of(l, ringo_ctx_t, sib);
+}
+
+static ringo__ctx_watch_t *link_watch(ringo__link_t *l)
+{
+    return ringo__container_of(l, ringo__ctx_watch_t, link);
+}
+
 ringo_ctx_t *ringo_ctx_ref(ringo_ctx_t *c)
 {
-    if (!is_root(c))
+    if (!is_root(live(c, "ringo_ctx_ref")))
         atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
     return c;
 }
@@ -109,21 +164,17 @@ static bool ref_unless_dying(ringo_ctx_t *c)
     return false;
 }
 
+/* Takes c off its ancestor's children list, if it is on one. */
 static void detach(ringo_ctx_t *c)
 {
     for (;;) {
         ringo_ctx_t *a = atomic_load(&c->attached);
         if (!a)
             return;
+        /* a is alive: c's parent chain holds a reference to it. */
         ctx_lock(a);
         if (atomic_load(&c->attached) == a) {
-            if (c->sib_prev)
-                c->sib_prev->sib_next = c->sib_next;
-            else
-                a->children = c->sib_next;
-            if (c->sib_next)
-                c->sib_next->sib_prev = c->sib_prev;
-            c->sib_next = c->sib_prev = NULL;
+            ringo__list_remove(&a->children, &c->sib);
             atomic_store(&c->attached, NULL);
             ctx_unlock(a);
             return;
@@ -132,25 +183,30 @@ static void detach(ringo_ctx_t *c)
     }
 }
 
+/* refs reached zero: no child, no pin, no timer refers to c any more. */
 static void free_one(ringo_ctx_t *c)
 {
     if (c->kind == CTX_CANCEL) {
-        if (c->has_deadline)
-            ringo__timer_del_sync(&c->timer);
+        assert(!__atomic_load_n(&c->timer.heap, __ATOMIC_ACQUIRE));
+        assert(ringo__list_empty(&c->children));
         detach(c);
-        /* AfterFuncs never triggered go with the context. */
-        for (ringo__ctx_watch_t *w = c->watches, *n; w; w = n) {
-            n = w->next;
-            if (!w->internal)
-                ringo__free(w);
+        /* AfterFuncs never triggered go with the context. An internal
+         * watcher's owner holds a reference until it unwatches. */
+        ringo__list_foreach_safe(&c->watches, l, nx) {
+            assert(!link_watch(l)->internal);
+            ringo__free(link_watch(l));
         }
         ringo_chan_unref(c->done);
     }
+#ifndef NDEBUG
+    memset(c, POISON, sizeof(*c));
+#endif
     ringo__free(c);
 }
 
 void ringo_ctx_unref(ringo_ctx_t *c)
 {
+    live(c, "ringo_ctx_unref");
     /* Iterative: dropping a child may drop its parent, and so on. */
     while (!is_root(c) && atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) {
         ringo_ctx_t *parent = c->parent;
@@ -161,14 +217,19 @@ void ringo_ctx_unref(ringo_ctx_t *c)
 
 /* ---- cancellation ------------------------------------------------------------------- */
 
+/* An AfterFunc whose context was cancelled. Nobody is left to tell of a
+ * failure, and the registration promised fn would run: as in Go, a fiber
+ * that cannot be started for want of memory is fatal. */
 static void start_after_func(ringo__ctx_watch_t *w)
 {
-    if (ringo_go_at(w->fn, w->arg, "ringo_ctx_after_func", 0, "after_func") < 0)
-        ringo__throw("out of memory starting a context AfterFunc");
+    int rc = ringo_go_at(w->fn, w->arg, "ringo_ctx_after_func", 0, "after_func");
+    if (rc < 0)
+        ringo__throw("cannot start a context AfterFunc (%s)", strerror(-rc));
 }
 
-/* Cancels c alone; queues its pinned children on *work. */
-static void cancel_one(ringo_ctx_t *c, int err, int cause, ringo_ctx_t **work)
+/* Cancels c alone; queues its pinned children on *work. The caller holds a
+ * reference to c (its own, a pin, or the firing timer's). */
+static void cancel_one(ringo_ctx_t *c, int err, int cause, ringo__list_t *work)
 {
     ctx_lock(c);
     if (atomic_load(&c->err)) {
@@ -181,30 +242,31 @@ static void cancel_one(ringo_ctx_t *c, int err, int cause, ringo_ctx_t **work)
     RINGO_RACE_RELEASE(c);
     atomic_store(&c->err, err);
     ringo_chan_t *done = c->done;
-    for (ringo_ctx_t *ch = c->children, *n; ch; ch = n) {
-        n = ch->sib_next;
-        ch->sib_next = ch->sib_prev = NULL;
+    for (ringo__link_t *l; (l = ringo__list_pop_front(&c->children));) {
+        ringo_ctx_t *ch = sib_ctx(l);
         atomic_store(&ch->attached, NULL);
-        if (ref_unless_dying(ch)) {
-            ch->work_next = *work;
-            *work = ch;
-        }
+        if (ref_unless_dying(ch))
+            ringo__list_push_back(work, &ch->sib);
     }
-    c->children = NULL;
-    ringo__ctx_watch_t *watches = c->watches;
-    for (ringo__ctx_watch_t *w = watches; w; w = w->next) {
-        atomic_store(&w->firing, 1);
-        w->listed = false;
+    ringo__list_t watches = c->watches;
+    c->watches = (ringo__list_t){0};
+    for (ringo__link_t *l = watches.first; l; l = l->next) {
+        atomic_store(&link_watch(l)->firing, 1);
+        link_watch(l)->listed = false;
     }
-    c->watches = NULL;
     ctx_unlock(c);
 
+    /* A stopped timer's reference is ours to drop; a fire already under way
+     * drops its own. The caller's reference keeps c alive past this. */
+    if (c->has_deadline && ringo__timer_del(&c->timer))
+        ringo_ctx_unref(c);
     if (done)
         ringo_chan_close(done);
-    for (ringo__ctx_watch_t *w = watches, *n; w; w = n) {
-        n = w->next;
+    ringo__list_foreach_safe(&watches, l, nx) {
+        ringo__ctx_watch_t *w = link_watch(l);
         if (w->internal) {
             w->fn(w->arg);
+            /* Its owner may free w from here on (nx was read already). */
             atomic_store_explicit(&w->firing, 0, memory_order_release);
         } else {
             start_after_func(w);
@@ -213,51 +275,47 @@ static void cancel_one(ringo_ctx_t *c, int err, int cause, ringo_ctx_t **work)
     }
 }
 
+/* Cancels root and its subtree and takes root off its ancestor's list. */
 static void cancel_tree(ringo_ctx_t *root, int err, int cause)
 {
-    ringo_ctx_t *work = NULL;
+    ringo__list_t work = {0};
     cancel_one(root, err, cause, &work);
-    while (work) {
-        ringo_ctx_t *c = work;
-        work = c->work_next;
+    detach(root);
+    for (ringo__link_t *l; (l = ringo__list_pop_front(&work));) {
+        ringo_ctx_t *c = sib_ctx(l);
         /* A descendant of a cause-cancelled context reports that cause. */
         cancel_one(c, err, cause, &work);
-        ringo_ctx_unref(c);
+        ringo_ctx_unref(c);     /* the pin */
     }
 }
 
-static void cancel_with(ringo_ctx_t *c, int cause)
+static void cancel_with(ringo_ctx_t *c, int cause, const char *fn)
 {
-    if (!c)
-        return;
-    if (c->kind != CTX_CANCEL) {
-        ringo_ctx_unref(c);
-        return;
-    }
-    cancel_tree(c, -ECANCELED, cause);
-    detach(c);
-    ringo_ctx_unref(c);     /* the creator's reference */
+    if (live(c, fn) && c->kind == CTX_CANCEL)
+        cancel_tree(c, -ECANCELED, cause);
 }
 
 void ringo_cancel(ringo_ctx_t *c)
 {
-    cancel_with(c, 0);
+    cancel_with(c, 0, "ringo_cancel");
 }
 
 void ringo_cancel_cause(ringo_ctx_t *c, int cause)
 {
-    cancel_with(c, cause);
+    cancel_with(c, cause, "ringo_cancel_cause");
 }
 
 /* ---- deriving ------------------------------------------------------------------------ */
 
 static ringo_ctx_t *derive(ringo_ctx_t *parent, int kind)
 {
+    live(parent, "ringo_with_*");
     ringo_ctx_t *c = ringo__calloc(1, sizeof(*c));
     if (!c)
         return NULL;
-    atomic_store_explicit(&c->refs, 1, memory_order_relaxed);
+    atomic_store_explicit(&c->refs, 1, memory_order_relaxed);     /* the creator's */
     c->kind = kind;
+    c->magic = CTX_MAGIC;
     c->parent = ringo_ctx_ref(parent ? parent : &background_ctx);
     c->timer.heap_index = -1;
     return c;
@@ -273,11 +331,7 @@ static void propagate(ringo_ctx_t *c)
     ctx_lock(a);
     int err = atomic_load(&a->err);
     if (!err) {
-        c->sib_prev = NULL;
-        c->sib_next = a->children;
-        if (a->children)
-            a->children->sib_prev = c;
-        a->children = c;
+        ringo__list_push_back(&a->children, &c->sib);
         atomic_store(&c->attached, a);
     }
     ctx_unlock(a);
@@ -303,11 +357,19 @@ ringo_ctx_t *ringo_with_value(ringo_ctx_t *parent, const void *key, void *value)
     return c;
 }
 
+/* Runs with the timer's reference, dropped last: the cancel may drop every
+ * other one meanwhile, and nothing here waits for this fire to end. */
 static void deadline_fire(ringo__timer_t *t)
 {
     ringo_ctx_t *c = t->arg;
     cancel_tree(c, -ETIMEDOUT, 0);
-    detach(c);
+    ringo_ctx_unref(c);
+}
+
+/* The runtime ended with the timer pending. */
+static void deadline_dispose(ringo__timer_t *t)
+{
+    ringo_ctx_unref(t->arg);
 }
 
 ringo_ctx_t *ringo_with_deadline(ringo_ctx_t *parent, int64_t deadline)
@@ -321,16 +383,21 @@ ringo_ctx_t *ringo_with_deadline(ringo_ctx_t *parent, int64_t deadline)
     c->has_deadline = true;
     c->deadline = deadline;
     propagate(c);
+    if (atomic_load(&c->err))
+        return c;               /* the parent was cancelled already */
     if (deadline <= ringo__now()) {
         cancel_tree(c, -ETIMEDOUT, 0);
-        detach(c);
         return c;
     }
     c->timer.when = deadline;
     c->timer.fire = deadline_fire;
-    c->timer.arg = c;
-    c->timer.sync = true;
+    c->timer.dispose = deadline_dispose;
+    c->timer.arg = ringo_ctx_ref(c);        /* the timer's reference */
     ringo__timer_arm(&c->timer);
+    /* A cancel that came between propagate and the arm found no timer to
+     * stop: stop it for that cancel (whoever deletes it drops the ref). */
+    if (atomic_load(&c->err) && ringo__timer_del(&c->timer))
+        ringo_ctx_unref(c);
     return c;
 }
 
@@ -344,23 +411,38 @@ ringo_ctx_t *ringo_with_timeout(ringo_ctx_t *parent, ringo_duration_t d)
 
 ringo_chan_t *ringo_ctx_done(ringo_ctx_t *c)
 {
-    c = cancel_ancestor(c);
+    c = cancel_ancestor(live(c, "ringo_ctx_done"));
     if (!c)
         return NULL;
     ctx_lock(c);
-    if (!c->done) {
-        c->done = ringo_chan_make(0, 0);
-        if (c->done && atomic_load(&c->err))
-            ringo_chan_close(c->done);
-    }
     ringo_chan_t *d = c->done;
     ctx_unlock(c);
+    if (d)
+        return d;
+
+    /* Made outside the lock. NULL would read as "never cancelled" and
+     * leave the caller waiting forever: running out here is fatal. */
+    ringo_chan_t *made = ringo_chan_make(0, 0);
+    if (!made)
+        ringo__throw("out of memory making a context's done channel");
+    ctx_lock(c);
+    bool installed = !c->done;
+    if (installed)
+        c->done = made;
+    d = c->done;
+    /* A cancel that already ran saw no channel: closing it is ours. */
+    bool close_it = installed && atomic_load(&c->err);
+    ctx_unlock(c);
+    if (!installed)
+        ringo_chan_unref(made);
+    if (close_it)
+        ringo_chan_close(d);
     return d;
 }
 
 int ringo_ctx_err(ringo_ctx_t *c)
 {
-    c = cancel_ancestor(c);
+    c = cancel_ancestor(live(c, "ringo_ctx_err"));
     if (!c)
         return 0;
     int err = atomic_load(&c->err);
@@ -370,7 +452,7 @@ int ringo_ctx_err(ringo_ctx_t *c)
 
 int ringo_ctx_cause(ringo_ctx_t *c)
 {
-    c = cancel_ancestor(c);
+    c = cancel_ancestor(live(c, "ringo_ctx_cause"));
     if (!c || !atomic_load(&c->err))
         return 0;
     RINGO_RACE_ACQUIRE(c);
@@ -379,7 +461,7 @@ int ringo_ctx_cause(ringo_ctx_t *c)
 
 bool ringo_ctx_deadline(ringo_ctx_t *c, int64_t *deadline)
 {
-    for (; c; c = c->parent) {
+    for (live(c, "ringo_ctx_deadline"); c; c = c->parent) {
         if (c->kind == CTX_CANCEL && c->has_deadline) {
             if (deadline)
                 *deadline = c->deadline;
@@ -391,7 +473,7 @@ bool ringo_ctx_deadline(ringo_ctx_t *c, int64_t *deadline)
 
 void *ringo_ctx_value(ringo_ctx_t *c, const void *key)
 {
-    for (; c; c = c->parent)
+    for (live(c, "ringo_ctx_value"); c; c = c->parent)
         if (c->kind == CTX_VALUE && c->key == key)
             return c->value;
     return NULL;
@@ -409,25 +491,9 @@ static bool watch_add(ringo_ctx_t *c, ringo__ctx_watch_t *w)
     }
     w->id = ++c->next_watch_id;
     w->listed = true;
-    w->prev = NULL;
-    w->next = c->watches;
-    if (c->watches)
-        c->watches->prev = w;
-    c->watches = w;
+    ringo__list_push_back(&c->watches, &w->link);
     ctx_unlock(c);
     return true;
-}
-
-/* Takes w off c's list; c->lock held, w listed. */
-static void watch_unlink(ringo_ctx_t *c, ringo__ctx_watch_t *w)
-{
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        c->watches = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    w->listed = false;
 }
 
 /* Removes w if still listed: true. Else a cancel took it; for an internal
@@ -436,8 +502,10 @@ static bool watch_remove(ringo_ctx_t *c, ringo__ctx_watch_t *w)
 {
     ctx_lock(c);
     bool listed = w->listed;
-    if (listed)
-        watch_unlink(c, w);
+    if (listed) {
+        ringo__list_remove(&c->watches, &w->link);
+        w->listed = false;
+    }
     ctx_unlock(c);
     if (!listed && w->internal)
         while (atomic_load_explicit(&w->firing, memory_order_acquire))
@@ -451,7 +519,9 @@ static bool watch_remove(ringo_ctx_t *c, ringo__ctx_watch_t *w)
 
 uint64_t ringo_ctx_after_func(ringo_ctx_t *ctx, void (*fn)(void *), void *arg)
 {
-    ringo_ctx_t *c = cancel_ancestor(ctx);
+    ringo_ctx_t *c = cancel_ancestor(live(ctx, "ringo_ctx_after_func"));
+    if (!fn)
+        return 0;
     if (!c)
         return ID_NEVER;        /* never cancelled: never runs */
     ringo__ctx_watch_t *w = ringo__calloc(1, sizeof(*w));
@@ -459,28 +529,32 @@ uint64_t ringo_ctx_after_func(ringo_ctx_t *ctx, void (*fn)(void *), void *arg)
         return 0;
     w->fn = fn;
     w->arg = arg;
-    if (!watch_add(c, w)) {
-        start_after_func(w);    /* already cancelled: at once */
-        ringo__free(w);
-        return ID_STARTED;
-    }
-    return w->id;
+    if (watch_add(c, w))
+        return w->id;
+    /* Already cancelled: start it now; a failure here has a caller to
+     * report to, and fn never runs. */
+    ringo__free(w);
+    return ringo_go_at(fn, arg, "ringo_ctx_after_func", 0, "after_func") < 0 ? 0 : ID_STARTED;
 }
 
 bool ringo_ctx_after_func_stop(ringo_ctx_t *ctx, uint64_t id)
 {
-    ringo_ctx_t *c = cancel_ancestor(ctx);
+    ringo_ctx_t *c = cancel_ancestor(live(ctx, "ringo_ctx_after_func_stop"));
     if (!c || id == ID_NEVER || id == ID_STARTED)
         return id == ID_NEVER;  /* Go: stopping one that could never run "stopped" it */
+    ringo__ctx_watch_t *found = NULL;
     ctx_lock(c);
-    ringo__ctx_watch_t *w = c->watches;
-    while (w && !(w->id == id && !w->internal))
-        w = w->next;
-    if (w)
-        watch_unlink(c, w);
+    for (ringo__link_t *l = c->watches.first; l && !found; l = l->next) {
+        ringo__ctx_watch_t *w = link_watch(l);
+        if (w->id == id && !w->internal) {
+            ringo__list_remove(&c->watches, l);
+            w->listed = false;
+            found = w;
+        }
+    }
     ctx_unlock(c);
-    ringo__free(w);
-    return w != NULL;
+    ringo__free(found);
+    return found != NULL;
 }
 
 /* ---- for sync/sem.c: wake a waiter when its context ends ------------------------------ */
@@ -491,13 +565,13 @@ bool ringo__ctx_watch(ringo_ctx_t *ctx, ringo__ctx_watch_t *w, void (*on_cancel)
     w->internal = true;
     w->fn = on_cancel;
     w->arg = arg;
-    ringo_ctx_t *c = cancel_ancestor(ctx);
+    ringo_ctx_t *c = cancel_ancestor(live(ctx, "ringo__ctx_watch"));
     return !c || watch_add(c, w);
 }
 
 void ringo__ctx_unwatch(ringo_ctx_t *ctx, ringo__ctx_watch_t *w)
 {
-    ringo_ctx_t *c = cancel_ancestor(ctx);
+    ringo_ctx_t *c = cancel_ancestor(live(ctx, "ringo__ctx_unwatch"));
     if (c)
         watch_remove(c, w);
 }

@@ -110,25 +110,23 @@ static void with_cancel_main(void *arg)
     assert_ptr_equal(ringo_ctx_done(c), d);         /* made once */
     assert_int_equal(ringo_chan_try_recv(d, NULL), -EAGAIN);
 
-    /* ringo_cancel drops the creator's reference: keep one to look. */
-    ringo_ctx_t *keep = ringo_ctx_ref(c);
-    assert_ptr_equal(keep, c);
+    /* ringo_cancel frees nothing: c stays readable until the creator's
+     * reference goes. */
     ringo_cancel(c);
-    assert_int_equal(ringo_ctx_err(keep), -ECANCELED);
-    assert_int_equal(ringo_ctx_cause(keep), -ECANCELED);
-    assert_ptr_equal(ringo_ctx_done(keep), d);
+    assert_int_equal(ringo_ctx_err(c), -ECANCELED);
+    assert_int_equal(ringo_ctx_cause(c), -ECANCELED);
+    assert_ptr_equal(ringo_ctx_done(c), d);
     assert_false(ringo_chan_recv(d, NULL));
     assert_false(ringo_chan_recv(d, NULL));         /* stays closed */
     assert_int_equal(ringo_chan_try_recv(d, NULL), -EPIPE);
-    ringo_ctx_unref(keep);
+    ringo_ctx_unref(c);
 
     /* The done channel asked for only after the cancel is closed too. */
     c = ringo_with_cancel(ringo_background());
-    keep = ringo_ctx_ref(c);
     ringo_cancel(c);
-    assert_true(is_done(keep));
-    assert_int_equal(ringo_ctx_err(keep), -ECANCELED);
-    ringo_ctx_unref(keep);
+    assert_true(is_done(c));
+    assert_int_equal(ringo_ctx_err(c), -ECANCELED);
+    ringo_ctx_unref(c);
 }
 
 static void test_with_cancel(void **state)
@@ -147,13 +145,12 @@ static void chain_main(void *arg)
     /* Chain: cancel, value, cancel, timeout (an hour), value, ... */
     for (int order = 0; order < 2; order++) {
         ringo_ctx_t *ctx[CHAIN], *keep[CHAIN];
-        bool is_value[CHAIN];
         ringo_ctx_t *parent = ringo_background();
         for (int i = 0; i < CHAIN; i++) {
             switch (i % 4) {
-            case 0: case 2: ctx[i] = ringo_with_cancel(parent); is_value[i] = false; break;
-            case 1: ctx[i] = ringo_with_value(parent, &key_c, (void *)(intptr_t)(i + 1)); is_value[i] = true; break;
-            default: ctx[i] = ringo_with_timeout(parent, RINGO_HOUR); is_value[i] = false; break;
+            case 0: case 2: ctx[i] = ringo_with_cancel(parent); break;
+            case 1: ctx[i] = ringo_with_value(parent, &key_c, (void *)(intptr_t)(i + 1)); break;
+            default: ctx[i] = ringo_with_timeout(parent, RINGO_HOUR); break;
             }
             assert_non_null(ctx[i]);
             keep[i] = ringo_ctx_ref(ctx[i]);
@@ -169,14 +166,14 @@ static void chain_main(void *arg)
             assert_int_equal(ringo_ctx_err(keep[i]), -ECANCELED);
             assert_true(is_done(keep[i]));
         }
-        /* Release every creator's reference, parents first in one round
-         * and children first in the other: a child keeps its parent alive. */
-        for (int k = 1; k < CHAIN; k++) {
-            int i = order == 0 ? k : CHAIN - k;
-            if (is_value[i])
-                ringo_ctx_unref(ctx[i]);
-            else
-                ringo_cancel(ctx[i]);
+        /* Cancel again (a second cancel, or none of a value context's
+         * own: both do nothing) and release every creator's reference,
+         * parents first in one round and children first in the other: a
+         * child keeps its parent alive. */
+        for (int k = 0; k < CHAIN; k++) {
+            int i = order == 0 ? k : CHAIN - 1 - k;
+            ringo_cancel(ctx[i]);
+            ringo_ctx_unref(ctx[i]);
             assert_int_equal(ringo_ctx_err(keep[i]), -ECANCELED);
         }
         for (int k = 0; k < CHAIN; k++)
@@ -208,15 +205,14 @@ static void chain_main(void *arg)
         assert_true(is_done(kgrand[i]));
     }
     for (int i = 0; i < FAN; i++) {
-        if (i != 7)
-            ringo_cancel(kids[i]);
-        if (i % 2)
-            ringo_cancel(grand[i]);
-        else
-            ringo_ctx_unref(grand[i]);
+        ringo_cancel(kids[i]);          /* kids[7]: a second time */
+        ringo_ctx_unref(kids[i]);
+        ringo_cancel(grand[i]);
+        ringo_ctx_unref(grand[i]);
         ringo_ctx_unref(kkids[i]);
         ringo_ctx_unref(kgrand[i]);
     }
+    ringo_ctx_unref(root);
     ringo_ctx_unref(kroot);
 }
 
@@ -262,12 +258,8 @@ static void tree_main(void *arg)
     assert_int_equal(bad_err, 0);
     assert_int_equal(not_done, 0);
     assert_true(took < SOON);
-    for (long i = n - 1; i >= 1; i--) {
-        if (i % 7 == 0)
-            ringo_ctx_unref(node[i]);
-        else
-            ringo_cancel(node[i]);
-    }
+    for (long i = n - 1; i >= 0; i--)
+        ringo_ctx_unref(node[i]);
     for (long i = 0; i < n; i++)
         ringo_ctx_unref(keep[i]);
     free(node);
@@ -316,10 +308,12 @@ static void detach_main(void *arg)
             c = ringo_with_cancel(parent);
             (void)ringo_ctx_done(c);
             ringo_cancel(c);
+            ringo_ctx_unref(c);
             break;
         case 1:
             c = ringo_with_timeout(parent, RINGO_HOUR);     /* its timer must go too */
             ringo_cancel(c);
+            ringo_ctx_unref(c);
             break;
         case 2:
             v = ringo_with_value(parent, &key_c, NULL);     /* released, never cancelled */
@@ -330,11 +324,13 @@ static void detach_main(void *arg)
             c = ringo_with_cancel(v);
             ringo_ctx_unref(v);
             ringo_cancel_cause(c, -EPIPE);
+            ringo_ctx_unref(c);
             break;
         case 4:
             c = ringo_with_cancel(parent);
             r = ringo_ctx_ref(c);
-            ringo_cancel(c);
+            ringo_ctx_unref(c);         /* released, never cancelled */
+            ringo_cancel(r);
             ringo_ctx_unref(r);
             break;
         case 5:
@@ -346,7 +342,8 @@ static void detach_main(void *arg)
             c = ringo_with_cancel(parent);
             v = ringo_with_cancel(c);
             ringo_cancel(c);            /* the grandchild goes with its parent */
-            ringo_cancel(v);
+            ringo_ctx_unref(c);
+            ringo_ctx_unref(v);
             break;
         }
     }
@@ -368,8 +365,9 @@ static void detach_main(void *arg)
      * bound on absence, not an ordering). */
     ringo_sleep(100 * RINGO_MILLISECOND);
     assert_int_equal(atomic_load(&stopped_ran), 0);
-    ringo_cancel(live);
+    ringo_ctx_unref(live);
     ringo_ctx_unref(klive);
+    ringo_ctx_unref(parent);
     ringo_ctx_unref(keep);
     ringo_chan_unref(ran);
 }
@@ -406,11 +404,14 @@ static void cancel_removes_main(void *arg)
         ringo_ctx_t *keep = ringo_ctx_ref(parent);
         ringo_ctx_t *c = ringo_with_cancel(parent);
         ringo_cancel(c);
+        ringo_ctx_unref(c);
         c = ringo_with_timeout(parent, 60 * RINGO_SECOND);
         ringo_cancel(c);
+        ringo_ctx_unref(c);
         ringo_ctx_t *v = ringo_with_value(parent, &key_c, NULL);
         c = ringo_with_cancel(v);
         ringo_cancel(c);
+        ringo_ctx_unref(c);
         ringo_ctx_unref(v);
         uint64_t id = ringo_ctx_after_func(parent, stopped_fn, NULL);
         assert_true(id > 0);
@@ -419,6 +420,7 @@ static void cancel_removes_main(void *arg)
         /* Nothing of the above is reachable from parent now; cancelling it
          * must not touch any of it. */
         ringo_cancel(parent);
+        ringo_ctx_unref(parent);
         assert_int_equal(ringo_ctx_err(keep), -ECANCELED);
         ringo_ctx_unref(keep);
     }
@@ -452,6 +454,7 @@ static void sim_canceller(void *arg)
 {
     struct sim s = *(struct sim *)arg;
     ringo_cancel(s.ctx);
+    ringo_ctx_unref(s.ctx);             /* it was handed the creator's reference */
     signal_done(s.results);
 }
 
@@ -508,6 +511,7 @@ static void cancel_child_after_parent(void *arg)
     ringo_chan_recv(ringo_ctx_done(s.parent), NULL);
     CHECK(ringo_ctx_err(s.parent) == -ECANCELED);
     ringo_cancel(s.child);
+    ringo_ctx_unref(s.child);           /* handed the creator's reference */
     ringo_ctx_unref(s.parent);
     signal_done(s.finished);
 }
@@ -517,7 +521,9 @@ static void gated_cancel(void *arg)
 {
     struct interlock s = *(struct interlock *)arg;
     ringo_chan_recv(s.gate, NULL);
-    ringo_cancel(s.parent ? s.parent : s.child);
+    ringo_ctx_t *c = s.parent ? s.parent : s.child;
+    ringo_cancel(c);
+    ringo_ctx_unref(c);                 /* handed the creator's reference */
     signal_done(s.finished);
 }
 
@@ -535,6 +541,7 @@ static void interlocked_main(void *arg)
             struct interlock s = {ringo_ctx_ref(parent), child, NULL, finished};
             assert_int_equal(ringo_go_copy(cancel_child_after_parent, &s, sizeof(s)), 0);
             ringo_cancel(parent);
+            ringo_ctx_unref(parent);
             assert_true(wait_done(kchild));
             await_chan(finished);
         } else {
@@ -600,6 +607,7 @@ static void values_main(void *arg)
     /* Values survive cancellation. */
     ringo_ctx_t *k5 = ringo_ctx_ref(c5);
     ringo_cancel(c2);
+    ringo_ctx_unref(c2);                /* c3 keeps it */
     assert_int_equal(ringo_ctx_err(k5), -ECANCELED);
     assert_int_equal(ringo_ctx_err(z), -ECANCELED);
     assert_ptr_equal(ringo_ctx_value(k5, key_a), &v3);
@@ -608,6 +616,7 @@ static void values_main(void *arg)
     ringo_ctx_unref(z);
     ringo_ctx_unref(s);
     ringo_cancel(c5);
+    ringo_ctx_unref(c5);
     ringo_ctx_unref(k5);
     ringo_ctx_unref(c4);
     ringo_ctx_unref(c3);
@@ -651,12 +660,12 @@ static void timeout_main(void *arg)
     assert_int_equal(ringo_ctx_err(kchild), -ETIMEDOUT);
     assert_int_equal(ringo_ctx_cause(kchild), -ETIMEDOUT);
     /* The first error sticks: the creator's cancel does not change it. */
-    ringo_ctx_t *keep = ringo_ctx_ref(c);
     ringo_cancel(c);
-    assert_int_equal(ringo_ctx_err(keep), -ETIMEDOUT);
+    assert_int_equal(ringo_ctx_err(c), -ETIMEDOUT);
     ringo_cancel_cause(child, -EPIPE);
     assert_int_equal(ringo_ctx_cause(kchild), -ETIMEDOUT);
-    ringo_ctx_unref(keep);
+    ringo_ctx_unref(child);
+    ringo_ctx_unref(c);
     ringo_ctx_unref(kchild);
 
     /* Many concurrent timeouts on both workers' timer heaps. */
@@ -670,6 +679,7 @@ static void timeout_main(void *arg)
         assert_true(ringo_now() - start >= (i % 10 + 1) * RINGO_MILLISECOND);
         assert_int_equal(ringo_ctx_err(cs[i]), -ETIMEDOUT);
         ringo_cancel(cs[i]);
+        ringo_ctx_unref(cs[i]);
     }
 }
 
@@ -702,11 +712,11 @@ static void past_deadline_main(void *arg)
         ringo_ctx_t *child = ringo_with_cancel(cs[i]);
         assert_int_equal(ringo_ctx_err(child), -ETIMEDOUT);
         assert_true(is_done(child));
-        ringo_ctx_t *kc = ringo_ctx_ref(cs[i]);
         ringo_cancel(cs[i]);
-        assert_int_equal(ringo_ctx_err(kc), -ETIMEDOUT);
+        assert_int_equal(ringo_ctx_err(cs[i]), -ETIMEDOUT);
         ringo_cancel(child);
-        ringo_ctx_unref(kc);
+        ringo_ctx_unref(child);
+        ringo_ctx_unref(cs[i]);
     }
 }
 
@@ -752,13 +762,11 @@ static void deadline_min_main(void *arg)
     assert_int_equal(ringo_ctx_err(under_earlier), -ETIMEDOUT);
     assert_int_equal(ringo_ctx_err(parent), 0);
     assert_int_equal(ringo_ctx_err(later), 0);
-    ringo_cancel(under_earlier);
-    ringo_cancel(earlier);
-    ringo_ctx_unref(val);
-    ringo_cancel(plain);
-    ringo_cancel(later_t);
-    ringo_cancel(later);
-    ringo_cancel(parent);
+    ringo_ctx_t *all[] = {under_earlier, earlier, val, plain, later_t, later, parent};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        ringo_cancel(all[i]);
+        ringo_ctx_unref(all[i]);
+    }
 }
 
 static void test_deadline_min(void **state)
@@ -780,7 +788,8 @@ static void cancel_when_parked(void *arg)
     ringo__fiber_t *f = NULL;
     CHECK(ringo_chan_recv(s.who, &f));
     wait_parked(f);
-    ringo_cancel(s.ctx);            /* this fiber was handed the creator's reference */
+    ringo_cancel(s.ctx);
+    ringo_ctx_unref(s.ctx);         /* this fiber was handed the creator's reference */
 }
 
 /* TestSelect-style use of ctx.Done(): a select on a channel that never
@@ -819,11 +828,10 @@ static void select_done_main(void *arg)
     assert_int_equal(v, 5);
     ringo_case_t cs2[] = {RINGO_DONE(ctx), RINGO_DEFAULT};
     assert_int_equal(ringo_select(cs2, 2), 1);
-    ringo_ctx_t *keep = ringo_ctx_ref(ctx);
     ringo_cancel(ctx);
-    ringo_case_t cs3[] = {RINGO_DONE(keep), RINGO_DEFAULT};
+    ringo_case_t cs3[] = {RINGO_DONE(ctx), RINGO_DEFAULT};
     assert_int_equal(ringo_select(cs3, 2), 0);
-    ringo_ctx_unref(keep);
+    ringo_ctx_unref(ctx);
     ringo_chan_unref(ready);
     ringo_chan_unref(never);
     ringo_chan_unref(who);
@@ -912,6 +920,7 @@ static void cancel_and_report(void *arg)
     struct sel s = *(struct sel *)arg;
     uint64_t id = ringo_fiber_id();
     ringo_cancel(s.ctx);
+    ringo_ctx_unref(s.ctx);         /* handed the creator's reference */
     ringo_chan_send(s.who, &id);
 }
 
@@ -929,6 +938,7 @@ static void after_func_main(void *arg)
     assert_true(id > 0);
     assert_int_equal(ringo_chan_try_recv(a.ran, &got), -EAGAIN);
     ringo_cancel(ctx);
+    ringo_ctx_unref(ctx);
     assert_true(ringo_chan_recv(a.ran, &got));
     assert_true(got != 0 && got != me);
     /* Stop after it ran (or started): false. */
@@ -953,6 +963,7 @@ static void after_func_main(void *arg)
     ctx = ringo_with_cancel(ringo_background());
     keep = ringo_ctx_ref(ctx);
     ringo_cancel(ctx);
+    ringo_ctx_unref(ctx);
     id = ringo_ctx_after_func(keep, af_fn, &a);
     assert_true(id > 0);
     assert_true(ringo_chan_recv(a.ran, &got));
@@ -971,6 +982,7 @@ static void after_func_main(void *arg)
     /* A registration still in place runs; the stopped one does not. */
     assert_true(ringo_ctx_after_func(ctx, af_fn, &a) > 0);
     ringo_cancel(ctx);
+    ringo_ctx_unref(ctx);
     assert_true(ringo_chan_recv(a.ran, &got));
     ringo_sleep(50 * RINGO_MILLISECOND);      /* a bound on absence */
     assert_int_equal(atomic_load(&stopped_ran), 0);
@@ -990,6 +1002,7 @@ static void after_func_main(void *arg)
     assert_int_equal(ringo_ctx_err(v), -ETIMEDOUT);
     ringo_ctx_unref(v);
     ringo_cancel(ctx);
+    ringo_ctx_unref(ctx);
 
     ringo_chan_unref(a.ran);
 }
@@ -1041,9 +1054,11 @@ static void cause_main(void *arg)
     ringo_ctx_t *own = ringo_with_cancel(c);
     ringo_ctx_t *kown = ringo_ctx_ref(own);
     ringo_cancel_cause(own, -EBADF);
+    ringo_ctx_unref(own);
     assert_int_equal(ringo_ctx_err(kc), 0);
     assert_int_equal(ringo_ctx_cause(kc), 0);
     ringo_cancel_cause(c, -EPIPE);
+    ringo_ctx_unref(c);
     assert_int_equal(ringo_ctx_err(kc), -ECANCELED);
     assert_int_equal(ringo_ctx_cause(kc), -EPIPE);
     /* Go: descendants of a cause-cancelled parent report the parent's cause. */
@@ -1056,8 +1071,10 @@ static void cause_main(void *arg)
     assert_int_equal(ringo_ctx_cause(kown), -EBADF);
     /* The first cancel wins: later causes are ignored. */
     ringo_cancel_cause(child, -EIO);
+    ringo_ctx_unref(child);
     assert_int_equal(ringo_ctx_cause(kchild), -EPIPE);
     ringo_cancel(grand);
+    ringo_ctx_unref(grand);
     assert_int_equal(ringo_ctx_cause(kgrand), -EPIPE);
     ringo_ctx_unref(val);
     ringo_ctx_unref(kgrand);
@@ -1071,9 +1088,11 @@ static void cause_main(void *arg)
     child = ringo_with_cancel(c);
     kchild = ringo_ctx_ref(child);
     ringo_cancel(c);
+    ringo_ctx_unref(c);
     assert_int_equal(ringo_ctx_cause(kc), -ECANCELED);
     assert_int_equal(ringo_ctx_cause(kchild), -ECANCELED);
     ringo_cancel(child);
+    ringo_ctx_unref(child);
     ringo_ctx_unref(kchild);
     ringo_ctx_unref(kc);
 
@@ -1081,6 +1100,7 @@ static void cause_main(void *arg)
     c = ringo_with_timeout(ringo_background(), RINGO_HOUR);
     kc = ringo_ctx_ref(c);
     ringo_cancel_cause(c, -ENOSPC);
+    ringo_ctx_unref(c);
     assert_int_equal(ringo_ctx_err(kc), -ECANCELED);
     assert_int_equal(ringo_ctx_cause(kc), -ENOSPC);
     ringo_ctx_unref(kc);
@@ -1093,8 +1113,10 @@ static void cause_main(void *arg)
     assert_int_equal(ringo_ctx_cause(child), -ETIMEDOUT);
     kc = ringo_ctx_ref(c);
     ringo_cancel_cause(c, -EPIPE);                  /* too late */
+    ringo_ctx_unref(c);
     assert_int_equal(ringo_ctx_cause(kc), -ETIMEDOUT);
     ringo_cancel(child);
+    ringo_ctx_unref(child);
     ringo_ctx_unref(kc);
 }
 
@@ -1130,6 +1152,7 @@ static void share_worker(void *arg)
     CHECK(ringo_ctx_err(s.ctx) == -ECANCELED);
     ringo_ctx_unref(v);
     ringo_cancel(child);
+    ringo_ctx_unref(child);
     ringo_ctx_unref(s.ctx);
     signal_done(s.finished);
 }
@@ -1151,7 +1174,8 @@ static void share_main(void *arg)
         }
         for (int i = 0; i < K; i++)
             await_chan(ready);
-        ringo_cancel_cause(ctx, -ECONNRESET);   /* main's reference goes; the fibers hold theirs */
+        ringo_cancel_cause(ctx, -ECONNRESET);
+        ringo_ctx_unref(ctx);           /* main's reference goes; the fibers hold theirs */
         for (int i = 0; i < K; i++)
             await_chan(finished);
     }
@@ -1209,8 +1233,8 @@ static void generator_main(void *arg)
             a = b;
             b = t;
         }
-        ringo_cancel(ctx);
-        ctx = NULL;                     /* the cleanup has nothing left to do */
+        ringo_cancel(ctx);              /* early; the deferred one follows */
+        assert_int_equal(ringo_ctx_err(ctx), -ECANCELED);
         await_chan(exited);
         ringo_chan_unref(out);
     }
@@ -1221,6 +1245,64 @@ static void test_generator_stopped_by_cancel(void **state)
 {
     (void)state;
     run_checked(2, generator_main, NULL);
+}
+
+/* ---- regression: a deadline fire that drops the last reference ------------------------------ */
+
+/* Used to hang the runtime: c has a deadline and a child d. The fire's
+ * cancel of c pinned d; the creator, seeing ringo_ctx_err(c), cancelled d
+ * and c; the fire's unpin of d then dropped c to zero, and freeing c waited
+ * for c's timer, which was the fire running on that very thread: forever
+ * (and the fire went on to touch c's freed memory). Many fibers waiting on
+ * c's done channel widen the window. Run in a forked child under alarm(),
+ * so a hang fails the test instead of stalling the suite. */
+#define FIRE_WAITERS 500
+
+static void fire_waiter(void *arg)
+{
+    ringo_chan_t *done = arg;
+    CHECK(!ringo_chan_recv(done, NULL));
+    ringo_chan_unref(done);
+}
+
+static void fire_release_main(void *arg)
+{
+    (void)arg;
+    long rounds = iters(200);
+    for (long r = 0; r < rounds; r++) {
+        ringo_ctx_t *c = ringo_with_timeout(ringo_background(), 200 * RINGO_MICROSECOND);
+        ringo_ctx_t *d = ringo_with_cancel(c);
+        ringo_chan_t *done = ringo_ctx_done(c);
+        for (int i = 0; i < FIRE_WAITERS; i++)
+            CHECK(ringo_go(fire_waiter, ringo_chan_ref(done)) == 0);
+        while (ringo_ctx_err(c) == 0)
+            ringo_yield();
+        CHECK(ringo_ctx_err(c) == -ETIMEDOUT);
+        ringo_cancel(d);
+        ringo_ctx_unref(d);
+        ringo_cancel(c);
+        ringo_ctx_unref(c);
+    }
+}
+
+static void fire_release_child(void)
+{
+    alarm(120);
+    ringo_config_t cfg = {.workers = 2};
+    int rc = ringo_run(&cfg, fire_release_main, NULL);
+    _exit(rc == 0 && atomic_load(&check_errors) == 0 ? 0 : 1);
+}
+
+static void test_deadline_fire_drops_last_reference(void **state)
+{
+    (void)state;
+    static struct death d;
+    death_run(fire_release_child, &d);
+    if (d.signal != 0 || d.status != 0) {
+        fprintf(stderr, "child: signal %d (SIGALRM %d: hung) status %d; output:\n%s\n",
+                d.signal, SIGALRM, d.status, d.out);
+        fail();
+    }
 }
 
 int main(void)
@@ -1245,6 +1327,7 @@ int main(void)
         cmocka_unit_test(test_cause),
         cmocka_unit_test(test_shared_across_workers),
         cmocka_unit_test(test_generator_stopped_by_cancel),
+        cmocka_unit_test(test_deadline_fire_drops_last_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
