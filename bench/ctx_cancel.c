@@ -18,8 +18,8 @@
  * until all 100,000 fibers are through. Check: all 100,000 observed the
  * cancellation.
  * Reported: that time ("ctx_cancel: X ms"); the tree's build time and the
- * teardown (one ringo_cancel per non-root node, releasing the creator's
- * references; the root's was the timed cancel) are detail lines.
+ * teardown (one ringo_ctx_unref per node, releasing the creator's
+ * references; the cancel was the timed one) are detail lines.
  * Run with RINGO_WORKERS=2. BENCH_N overrides the number of leaves N
  * (default 100,000; must be a power of 10 and at most 10,000,000; the tree
  * is log10(N) levels deep).
@@ -106,17 +106,17 @@ static void bench_main(void *arg)
     ringo_waitgroup_wait(&wg);
     elapsed_ns = ringo_now() - t0;
 
-    /* The root's one ringo_cancel was the timed one. */
+    /* The root's ringo_cancel was the timed one; this releases. */
     t0 = ringo_now();
-    for (int64_t i = n_nodes - 1; i >= 1; i--)
-        ringo_cancel(nodes[i]);
+    for (int64_t i = n_nodes - 1; i >= 0; i--)
+        ringo_ctx_unref(nodes[i]);
     teardown_ns = ringo_now() - t0;
     return;
 
 release:
     /* No fiber exists yet: just drop what was built, each node once. */
     for (int64_t i = built - 1; i >= 0; i--)
-        ringo_cancel(nodes[i]);
+        ringo_ctx_unref(nodes[i]);
 }
 
 int main(void)

@@ -4,8 +4,10 @@
  *   context.Background()               ringo_background()
  *   ctx, cancel := WithCancel(parent)  ctx = ringo_with_cancel(parent); the
  *   cancel()                             context is its own cancel handle:
- *                                        ringo_cancel(ctx), exactly once
+ *                                        ringo_cancel(ctx), as often as you like
  *   defer cancel()                     ringo_ctx_t *ctx RINGO_DEFER_CANCEL = ...
+ *                                        (cancels, then releases the creator's
+ *                                        reference, at scope exit)
  *   WithTimeout / WithDeadline         ringo_with_timeout(parent, d) /
  *                                        ringo_with_deadline(parent, ringo_now() + d)
  *   ctx.Deadline()                     ringo_ctx_deadline(ctx, &when)
@@ -19,10 +21,13 @@
  *                                        (Canceled) or -ETIMEDOUT (DeadlineExceeded)
  *   context.AfterFunc(ctx, f)          ringo_ctx_after_func(ctx, f, arg)
  *
- * There is no garbage collector, so contexts are reference counted: a fiber
- * that may use a context after the code that handed it over has moved on
- * takes its own reference (ringo_ctx_ref before ringo_go) and drops it with
- * ringo_ctx_unref. Fibers that are waited for (fetchBoth's WaitGroup)
+ * There is no garbage collector, so contexts are reference counted. Each
+ * ringo_with_* hands its creator one reference, released once with
+ * ringo_ctx_unref (RINGO_DEFER_CANCEL does it too); ringo_cancel only
+ * cancels, so a context stays readable after an early cancel, as in Go. A
+ * fiber that may use a context after the code that handed it over has moved
+ * on takes its own reference (ringo_ctx_ref before ringo_go) and drops it
+ * with ringo_ctx_unref. Fibers that are waited for (fetchBoth's WaitGroup)
  * borrow their caller's context instead.
  *
  * It checks its own results and exits non-zero if anything is off, so the
@@ -136,7 +141,8 @@ static void cancellation(void)
     printf("request req-1:\n");
     check(handle_request(ctx, 5 * RINGO_MILLISECOND) == 0, "an uncancelled request succeeds");
     ringo_ctx_unref(ctx);
-    ringo_cancel(req);                  /* done with it: release, as defer cancel() would */
+    ringo_cancel(req);                  /* done with it: what defer cancel() would do */
+    ringo_ctx_unref(req);
 
     /* A request whose client goes away while two slow queries run. */
     req = ringo_with_cancel(ringo_background());
@@ -157,6 +163,7 @@ static void cancellation(void)
         check(ringo_chan_recv(errs, &err), "query result");
         check(err == -ECANCELED, "a cancelled query returns -ECANCELED");
     }
+    ringo_ctx_unref(req);
     long took = ms_since(start);
     printf("cancel: both 10 s queries returned %s after %ld ms\n", err_name(-ECANCELED), took);
     check(took >= 20 && took < 5000, "the queries stopped early, once cancelled");
@@ -182,7 +189,8 @@ static void with_timeout(void)
     check(err == -ETIMEDOUT, "the query times out with -ETIMEDOUT");
     check(ringo_ctx_err(ctx) == -ETIMEDOUT, "ctx.Err() is DeadlineExceeded");
     check(took >= 20 && took < 5000, "it gave up at the deadline");
-    ringo_cancel(ctx);                  /* still required after the deadline passed */
+    ringo_cancel(ctx);                  /* Go's rule holds after the deadline passed too */
+    ringo_ctx_unref(ctx);
 }
 
 /* ---- WithDeadline ---------------------------------------------------------------------------------- */
@@ -216,10 +224,11 @@ static void with_deadline(void)
     ringo_ctx_t *past = ringo_with_deadline(ringo_background(), ringo_now() - RINGO_SECOND);
     check(past != NULL && ringo_ctx_err(past) == -ETIMEDOUT, "a past deadline is already exceeded");
 
-    ringo_cancel(past);
-    ringo_cancel(child);
-    ringo_cancel(later);
-    ringo_cancel(ctx);
+    ringo_ctx_t *all[] = {past, child, later, ctx};
+    for (int i = 0; i < 4; i++) {
+        ringo_cancel(all[i]);
+        ringo_ctx_unref(all[i]);
+    }
 }
 
 /* ---- WithValue ------------------------------------------------------------------------------------ */
@@ -263,8 +272,7 @@ static void values(void)
 
     /* Values add no cancellation of their own: c4 ends when req does. */
     check(ringo_ctx_err(c4) == 0, "live");
-    ringo_ctx_ref(req);                 /* keep req readable past its cancel */
-    ringo_cancel(req);
+    ringo_cancel(req);                  /* req stays readable until released */
     check(ringo_ctx_err(c4) == -ECANCELED, "a value context reports its parent's cancellation");
     check(!ringo_chan_recv(ringo_ctx_done(c4), NULL), "and shares its done channel");
     ringo_ctx_unref(req);
@@ -327,13 +335,13 @@ static void defer_and_after_func(void)
     ringo_chan_unref(n->ch);            /* fn will not run: its note is ours again */
     free(n);
     ringo_cancel(ctx);
+    ringo_ctx_unref(ctx);
     ringo_sleep(20 * RINGO_MILLISECOND);
     check(ringo_chan_len(notes) == 0, "a stopped AfterFunc never runs");
 
     /* On a context already cancelled, AfterFunc starts fn at once. */
     ctx = ringo_with_cancel(ringo_background());
     check(ctx != NULL, "ringo_with_cancel");
-    ringo_ctx_ref(ctx);
     ringo_cancel(ctx);
     check(ringo_ctx_after_func(ctx, on_cancel, new_note(notes, "registered after the cancel")) > 0,
           "ringo_ctx_after_func");
@@ -384,6 +392,7 @@ static void long_op(void)
     completed = 0;
     int err = long_operation(ctx, 1000, &completed);
     ringo_cancel(ctx);
+    ringo_ctx_unref(ctx);
     printf("longOperation: timed out after %d of 1000 units (%s)\n", completed, err_name(err));
     check(err == -ETIMEDOUT && completed < 1000, "the timeout stops the loop");
 
@@ -395,6 +404,7 @@ static void long_op(void)
     check(ringo_go_copy(long_fiber, &a, sizeof a) == 0, "ringo_go_copy");
     ringo_sleep(20 * RINGO_MILLISECOND);
     ringo_cancel(ctx);
+    ringo_ctx_unref(ctx);               /* the fiber holds its own */
     struct long_result r;
     check(ringo_chan_recv(out, &r), "long operation result");
     printf("longOperation: cancelled after %d of 1000 units (%s)\n", r.completed, err_name(r.err));
@@ -459,6 +469,7 @@ static void fetch_both_demo(void)
     check(err == -ETIMEDOUT && a == 6 && b == 0, "errB reported, A's result kept");
     ringo_ctx_unref(ctx);
     ringo_cancel(tctx);
+    ringo_ctx_unref(tctx);
 }
 
 static void main_fiber(void *arg)

@@ -196,6 +196,7 @@ static void question6(void)
         check(max_busy >= 1 && max_busy <= workers, "never more tasks in progress than workers");
         ringo_chan_unref(results);
         ringo_cancel(ctx);
+        ringo_ctx_unref(ctx);
     }
 
     /* Cancellation: an endless task stream; the consumer has had enough
@@ -214,6 +215,7 @@ static void question6(void)
         got++;
     check(got == 20, "20 results from the endless stream");
     ringo_cancel(ctx);
+    ringo_ctx_unref(ctx);               /* the producer and workers hold their own */
     int after = 0;
     RINGO_CHAN_FOREACH(results, r)      /* ends: the workers all stopped */
         after++;
@@ -315,6 +317,7 @@ static void question7(void)
     struct page pages[Q7_URLS];
     fetch_all(ctx, urls, Q7_URLS, 1, pages);
     ringo_cancel(ctx);
+    ringo_ctx_unref(ctx);
     int ok = 0;
     for (int i = 0; i < Q7_URLS; i++) {
         check(pages[i].err == 0 || pages[i].err == -ETIMEDOUT, "ok or the deadline");

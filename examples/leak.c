@@ -71,6 +71,7 @@ static void handle(int i, bool fixed)
     ringo_chan_unref(out);
     if (fixed) {
         ringo_cancel(ctx);                  /* defer cancel() */
+        ringo_ctx_unref(ctx);
         ringo_waitgroup_done(wg);           /* defer wg.Done() */
     } else {
         lost_ctx[i] = ctx;

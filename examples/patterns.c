@@ -12,8 +12,8 @@
  *            case ch <- v: }              RINGO_SEND(ch, &v)};  ringo_select
  *   ctx, cancel := WithCancel(...)     ringo_ctx_t *ctx RINGO_DEFER_CANCEL =
  *   defer cancel() ... cancel()          ringo_with_cancel(...); an early
- *                                        ringo_cancel(ctx) sets ctx = NULL so
- *                                        the deferred one is skipped
+ *                                        ringo_cancel(ctx) is fine: cancel
+ *                                        is idempotent and frees nothing
  *   ticker := time.NewTicker(d)        ringo_ticker_new(d) ... ringo_ticker_stop
  *   case <-ticker.C:                   RINGO_RECV(ringo_ticker_chan(t), &when)
  *
@@ -148,6 +148,7 @@ static void fan_out_fan_in_demo(void)
     got = fan_out_fan_in(ctx, latency, URLS, out);
     took = (long)((ringo_now() - start) / RINGO_MILLISECOND);
     ringo_cancel(ctx);
+    ringo_ctx_unref(ctx);
     check(got == URLS, "every fetch reported, failed or not");
     check(took < 5000, "the 10 s fetches gave up at the deadline");
     int ok = 0;
@@ -261,6 +262,7 @@ static void worker_pool_demo(void)
     got = worker_pool(ctx, tasks, POOL_TASKS, 2, out, &err, &max_busy);
     long took = (long)((ringo_now() - start) / RINGO_MILLISECOND);
     ringo_cancel(ctx);
+    ringo_ctx_unref(ctx);
     for (int i = 0; i < got; i++)
         check(out[i].value == (long)out[i].task * out[i].task, "a partial result is still right");
     printf("worker pool: a 30 ms deadline stopped it after %d of %d tasks (%ld ms)\n", got,
@@ -315,15 +317,14 @@ static void generator_demo(void)
         prev = cur;
         cur = next;
         if (v > 1000) {
-            ringo_cancel(ctx);          /* cancel() */
-            ctx = NULL;                 /* so the deferred cancel does nothing */
+            ringo_cancel(ctx);          /* cancel(); the deferred one is harmless */
             break;
         }
         printf(" %ld", v);
         count++;
     }
     printf("\n");
-    check(count == 17 && ctx == NULL, "17 numbers up to 1000, then cancel");
+    check(count == 17 && ringo_ctx_err(ctx) == -ECANCELED, "17 numbers up to 1000, then cancel");
 
     /* The producer sees Done at its next select and closes its channel;
      * a value or two may win the select's coin toss first. */
@@ -391,6 +392,7 @@ static void or_done_demo(void)
           "the range ended at the deadline");
     ringo_chan_unref(out);
     ringo_cancel(ctx);
+    ringo_ctx_unref(ctx);
     ringo_chan_unref(stalled);
 
     /* A source that closes: the range ends with it, the context unused. */
@@ -408,6 +410,7 @@ static void or_done_demo(void)
     printf("or-done: a closed source ended the range after %d values\n", n);
     ringo_chan_unref(out);
     ringo_cancel(ctx);
+    ringo_ctx_unref(ctx);
     ringo_chan_unref(finite);
 }
 
@@ -470,6 +473,7 @@ static void rate_limit_demo(void)
     n = rate_limited(ctx, RATE_TASKS, 10 * RINGO_MILLISECOND, started);
     check(ringo_ctx_err(ctx) == -ETIMEDOUT, "stopped by the deadline");
     ringo_cancel(ctx);
+    ringo_ctx_unref(ctx);
     for (int i = 0; i < n; i++)
         check(ringo_chan_recv(started, NULL), "start report");
     printf("rate limit: a 45 ms deadline allowed %d of %d tasks at 10 ms intervals\n", n,

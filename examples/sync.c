@@ -567,6 +567,7 @@ static void semaphore(void)
     int rc = ringo_sem_acquire(ctx, &sem, 2);
     int64_t waited = ringo_now() - start;
     ringo_cancel(ctx);
+    ringo_ctx_unref(ctx);
     check(rc == -ETIMEDOUT, "acquire with a 20 ms timeout gives -ETIMEDOUT");
     check(waited >= 20 * RINGO_MILLISECOND && waited < 5 * RINGO_SECOND, "it waited ~20 ms");
     ringo_sem_release(&sem, 2);

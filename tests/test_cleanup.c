@@ -97,10 +97,13 @@ static void workload(void *arg)
     uint64_t id = ringo_ctx_after_func(root, after_fn, &wg);
     CHECK(ringo_ctx_after_func_stop(root, id));
     ringo_cancel(late);
+    ringo_ctx_unref(late);
     ringo_waitgroup_wait(&wg);
     ringo_cancel(dl);
+    ringo_ctx_unref(dl);
     ringo_ctx_unref(val);
     ringo_cancel(root);
+    ringo_ctx_unref(root);
 
     /* Map, Pool, semaphore. */
     ringo_map_t *m = ringo_map_new(free);

@@ -1230,9 +1230,10 @@ static void context_main(void *arg)
         ringo_cancel(t.parent);
         flag_set(&t.cancelled);
         await_done(t.done, CTX_NKINDS + 1);
-        ringo_cancel(t.child);  /* the creator's references */
+        ringo_ctx_unref(t.parent);      /* the creator's references */
+        ringo_ctx_unref(t.child);
         for (int i = 0; i < CTX_EXTRA; i++)
-            ringo_cancel(t.extra[i]);
+            ringo_ctx_unref(t.extra[i]);
     }
     ringo_chan_unref(t.never);
     ringo_chan_unref(t.done);
@@ -1620,6 +1621,7 @@ static void sem_writer(void *arg)
         ringo_sem_release(&s->sem, SEM_CAP);
     }
     ringo_cancel(ctx);
+    ringo_ctx_unref(ctx);
     signal_done(s->done);
 }
 

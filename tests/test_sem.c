@@ -110,6 +110,7 @@ static bool acquire_within(ringo_sem_t *s, int64_t n, ringo_duration_t d)
     assert_non_null(ctx);
     int rc = ringo_sem_acquire(ctx, s, n);
     ringo_cancel(ctx);
+    ringo_ctx_unref(ctx);
     assert_true(rc == 0 || rc == -ETIMEDOUT);
     return rc == 0;
 }
@@ -340,6 +341,7 @@ static void starve_main(void *arg)
     assert_non_null(ctx);
     int rc = ringo_sem_acquire(ctx, &st.s, N);
     ringo_cancel(ctx);
+    ringo_ctx_unref(ctx);
     atomic_store(&st.running, false);
     assert_int_equal(rc, 0);
     ringo_sem_release(&st.s, N);
@@ -374,6 +376,7 @@ static void timeout_main(void *arg)
     int64_t took = ringo_now() - t0;
     assert_int_equal(ringo_ctx_err(ctx), -ETIMEDOUT);
     ringo_cancel(ctx);
+    ringo_ctx_unref(ctx);
     assert_true(took >= 15 * RINGO_MILLISECOND);
     assert_true(took < 5 * RINGO_SECOND);
     ringo_sem_release(&s, 1);
@@ -381,10 +384,9 @@ static void timeout_main(void *arg)
     ringo_sem_release(&s, 1);
 
     /* A context that has already ended fails at once when it would have
-     * to wait (our own reference keeps it valid past ringo_cancel). */
+     * to wait (ringo_cancel frees nothing: ctx is valid until released). */
     ctx = ringo_with_cancel(ringo_background());
     assert_non_null(ctx);
-    ringo_ctx_ref(ctx);
     ringo_cancel(ctx);
     assert_int_equal(ringo_sem_acquire(NULL, &s, 1), 0);
     assert_int_equal(ringo_sem_acquire(ctx, &s, 1), -ECANCELED);
@@ -413,6 +415,7 @@ static void cancel_when_parked(void *arg)
     struct canceller *c = arg;
     wait_parked(await_report(c->who));
     ringo_cancel(c->ctx);
+    ringo_ctx_unref(c->ctx);
 }
 
 static void cancel_main(void *arg)
@@ -430,6 +433,7 @@ static void cancel_main(void *arg)
     assert_int_equal(ringo_go(acquirer, &a), 0);
     wait_parked(await_report(a.who));
     ringo_cancel(ctx);
+    ringo_ctx_unref(ctx);
     assert_int_equal(await_result(a.result), -ECANCELED);
 
     /* Main waits; another fiber cancels. */
@@ -460,6 +464,7 @@ static void test_sem_acquire_cancelled(void **state)
 static void cancel_fiber(void *arg)
 {
     ringo_cancel(arg);
+    ringo_ctx_unref(arg);       /* handed the creator's reference */
 }
 
 /* TestAllocCancelDoesntStarve: with 1 of 10 held, Acquire(10) queues; a
@@ -486,6 +491,7 @@ static void alloc_cancel_main(void *arg)
     ringo_ctx_t *guard = ringo_with_timeout(ringo_background(), 10 * RINGO_SECOND);
     assert_int_equal(ringo_sem_acquire(guard, &s, 1), 0);
     ringo_cancel(guard);
+    ringo_ctx_unref(guard);
     ringo_sem_release(&s, 1);
     assert_int_equal(await_result(big.result), -ECANCELED);   /* 1 is still held */
     ringo_sem_release(&s, 1);
@@ -515,6 +521,7 @@ static void small_user(void *arg)
     ringo_ctx_t *ctx = ringo_with_timeout(ringo_background(), 10 * RINGO_SECOND);
     int rc = ringo_sem_acquire(ctx, sm->s, 1);
     ringo_cancel(ctx);
+    ringo_ctx_unref(ctx);
     if (rc == 0) {
         ringo_sleep(RINGO_MILLISECOND);
         ringo_sem_release(sm->s, 1);
@@ -539,6 +546,7 @@ static void too_big_main(void *arg)
     ringo_ctx_t *ctx = ringo_with_timeout(ringo_background(), 20 * RINGO_MILLISECOND);
     assert_int_equal(ringo_sem_acquire(ctx, &s, CAP + 1), -ETIMEDOUT);
     ringo_cancel(ctx);
+    ringo_ctx_unref(ctx);
     assert_true(ringo_now() - t0 >= 15 * RINGO_MILLISECOND);
     assert_true(ringo_sem_try_acquire(&s, CAP));
     ringo_sem_release(&s, CAP);
@@ -561,6 +569,7 @@ static void too_big_main(void *arg)
     assert_int_equal(ringo_chan_try_recv(big.result, NULL), -EAGAIN);
 
     ringo_cancel(ctx);
+    ringo_ctx_unref(ctx);
     assert_int_equal(await_result(big.result), -ECANCELED);
     assert_true(ringo_sem_try_acquire(&s, CAP));
     ringo_sem_release(&s, CAP);
