@@ -82,6 +82,10 @@ struct ringo_ctx {
     uint64_t next_watch_id;
     ringo__link_t sib;                      /* in attached->children, then a work list */
     ringo_ctx_t *_Atomic attached;          /* the ancestor whose list holds us */
+    /* Settling (see "Settled" above): the parts of c's cancel not yet
+     * done, and whom to tell when they are (NULL: nobody; SETTLED: done). */
+    _Atomic long unsettled;
+    ringo_ctx_t *_Atomic settle_to;
     bool has_deadline;
     int64_t deadline;
     ringo__timer_t timer;                   /* armed: holds a reference */
@@ -98,6 +102,9 @@ static inline void ctx_unlock(ringo_ctx_t *c)
 {
     ringo__spin_unlock_hb(&c->lock, c);
 }
+
+static char settled_mark;
+#define SETTLED ((ringo_ctx_t *)(void *)&settled_mark)
 
 static ringo_ctx_t background_ctx = {.kind = CTX_ROOT, .magic = CTX_MAGIC};
 static ringo_ctx_t todo_ctx = {.kind = CTX_ROOT, .magic = CTX_MAGIC};
@@ -227,6 +234,26 @@ static void start_after_func(ringo__ctx_watch_t *w)
         ringo__throw("cannot start a context AfterFunc (%s)", strerror(-rc));
 }
 
+/* One part of c's cancel is done; the last one settles c and tells the
+ * context c reports to, and so on up. The caller holds a reference to c,
+ * and c's chain of parent references holds everything above. */
+static void settle(ringo_ctx_t *c)
+{
+    while (c && atomic_fetch_sub_explicit(&c->unsettled, 1, memory_order_acq_rel) == 1) {
+        ringo_ctx_t *up = atomic_exchange_explicit(&c->settle_to, SETTLED, memory_order_acq_rel);
+        c = up == SETTLED ? NULL : up;
+    }
+}
+
+/* Go's cancel returns only once the whole subtree is cancelled, even when
+ * another cancel got there first (it waits on the child's mutex): so does
+ * ours. Only ringo_cancel waits; a walk never does, so every walk ends. */
+static void wait_settled(ringo_ctx_t *c)
+{
+    while (atomic_load_explicit(&c->settle_to, memory_order_acquire) != SETTLED)
+        ringo_yield();
+}
+
 /* Cancels c alone; queues its pinned children on *work. The caller holds a
  * reference to c (its own, a pin, or the firing timer's). */
 static void cancel_one(ringo_ctx_t *c, int err, int cause, ringo__list_t *work)
@@ -234,8 +261,9 @@ static void cancel_one(ringo_ctx_t *c, int err, int cause, ringo__list_t *work)
     ctx_lock(c);
     if (atomic_load(&c->err)) {
         ctx_unlock(c);
-        return;
+        return;         /* another cancel's; it settles c */
     }
+    atomic_store_explicit(&c->unsettled, 1, memory_order_relaxed);     /* c's own part */
     atomic_store(&c->cause, cause ? cause : err);
     /* Before err is visible: ringo_ctx_err reads it without the lock and
      * acquires right after (test_race caught the release coming too late). */
@@ -245,8 +273,16 @@ static void cancel_one(ringo_ctx_t *c, int err, int cause, ringo__list_t *work)
     for (ringo__link_t *l; (l = ringo__list_pop_front(&c->children));) {
         ringo_ctx_t *ch = sib_ctx(l);
         atomic_store(&ch->attached, NULL);
-        if (ref_unless_dying(ch))
-            ringo__list_push_back(work, &ch->sib);
+        if (!ref_unless_dying(ch))
+            continue;   /* being freed: nobody can look at it */
+        ringo__list_push_back(work, &ch->sib);
+        /* c settles after ch, unless ch (cancelled by its own cancel
+         * meanwhile) has settled already. Counted first: ch may settle
+         * the moment it is told about c. */
+        ringo_ctx_t *none = NULL;
+        atomic_fetch_add_explicit(&c->unsettled, 1, memory_order_relaxed);
+        if (!atomic_compare_exchange_strong(&ch->settle_to, &none, c))
+            atomic_fetch_sub_explicit(&c->unsettled, 1, memory_order_relaxed);
     }
     ringo__list_t watches = c->watches;
     c->watches = (ringo__list_t){0};
@@ -273,6 +309,7 @@ static void cancel_one(ringo_ctx_t *c, int err, int cause, ringo__list_t *work)
             ringo__free(w);
         }
     }
+    settle(c);
 }
 
 /* Cancels root and its subtree and takes root off its ancestor's list. */
@@ -291,8 +328,10 @@ static void cancel_tree(ringo_ctx_t *root, int err, int cause)
 
 static void cancel_with(ringo_ctx_t *c, int cause, const char *fn)
 {
-    if (live(c, fn) && c->kind == CTX_CANCEL)
+    if (live(c, fn) && c->kind == CTX_CANCEL) {
         cancel_tree(c, -ECANCELED, cause);
+        wait_settled(c);
+    }
 }
 
 void ringo_cancel(ringo_ctx_t *c)
