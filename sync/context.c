@@ -207,6 +207,8 @@ static void free_one(ringo_ctx_t *c)
     }
 #ifndef NDEBUG
     memset(c, POISON, sizeof(*c));
+    /* Keeps the compiler from dropping stores to memory about to be freed. */
+    __asm__ volatile("" : : "r"(c) : "memory");
 #endif
     ringo__free(c);
 }

@@ -1530,10 +1530,12 @@ static void cancel_stops_timer_main(void *arg)
         assert_int_equal(ringo_ctx_err(cs[i]), -ECANCELED);     /* still ours to read */
         ringo_ctx_unref(cs[i]);
     }
-    /* A parent's cancel stops its descendants' timers too. */
+    /* A parent's cancel stops its descendants' timers too (each deadline
+     * earlier than its parent's, so each has its own). */
     ringo_ctx_t *root = ringo_with_cancel(ringo_background());
+    int64_t t = ringo_now() + RINGO_HOUR;
     for (int i = 0; i < N; i++)
-        cs[i] = ringo_with_timeout(i ? cs[(i - 1) / 2] : root, RINGO_HOUR - i);
+        cs[i] = ringo_with_deadline(i ? cs[(i - 1) / 2] : root, t - i);
     assert_int_equal(timers_pending(), base + N);
     ringo_cancel(root);
     assert_int_equal(timers_pending(), base);
@@ -1551,17 +1553,18 @@ static void test_cancel_stops_deadline_timer(void **state)
 /* Released without a cancel (Go's vet would warn, but it must not leak or
  * crash): the pending deadline holds the context, fires on time, runs its
  * AfterFuncs and frees it; one still pending when the runtime ends is
- * freed by the runtime's shutdown. LeakSanitizer and Valgrind check
- * "freed" at exit; ASan checks nothing touched freed memory. */
+ * freed by the runtime's shutdown, AfterFunc and all. A released child
+ * without a deadline of its own goes at once. LeakSanitizer and Valgrind
+ * check "freed" at exit; ASan checks nothing touched freed memory. */
 static void released_deadline_main(void *arg)
 {
     (void)arg;
     ringo_chan_t *ran = ringo_chan_make(sizeof(int), 64);
     long n = iters(200);
     for (long i = 0; i < n; i++) {
-        ringo_ctx_t *c = ringo_with_timeout(ringo_background(), (i % 5) * RINGO_MICROSECOND * 100);
+        ringo_ctx_t *c = ringo_with_timeout(ringo_background(), (i % 5) * 100 * RINGO_MICROSECOND);
         ringo_ctx_t *child = ringo_with_cancel(c);
-        CHECK(ringo_ctx_after_func(child, send_fn, ran) > 0);
+        CHECK(ringo_ctx_after_func(c, send_fn, ran) > 0);
         ringo_ctx_unref(child);
         ringo_ctx_unref(c);
         await_chan(ran);
@@ -1569,9 +1572,9 @@ static void released_deadline_main(void *arg)
     /* Never fires: the runtime's end drops the timer's reference. */
     ringo_ctx_t *late = ringo_with_timeout(ringo_background(), RINGO_HOUR);
     ringo_ctx_t *late_child = ringo_with_timeout(late, 2 * RINGO_HOUR);
-    CHECK(ringo_ctx_after_func(late_child, send_fn, ran) > 0);
-    ringo_ctx_unref(late_child);
+    CHECK(ringo_ctx_after_func(late, send_fn, ran) > 0);
     ringo_ctx_unref(late);
+    ringo_ctx_unref(late_child);
     ringo_chan_unref(ran);
 }
 
