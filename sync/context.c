@@ -35,19 +35,34 @@
  * Locks. c->lock protects c's children list, its watcher list (and each
  * watcher's `listed`), the first store of err and cause, the installing of
  * the done channel, and the `sib` link and `attached` field of each child
- * linked to c. Only one context lock is held at a time, and never while a
- * timer is armed or deleted: the lock order has nothing below a context
- * lock but a channel's (ringo_chan_make takes none; closes come after the
- * unlock). Channels are closed, timers stopped, watchers run and fibers
- * started after it is released. err, cause and attached are also read
- * without the lock (atomics; attached is confirmed under the lock).
+ * linked to c. It is a leaf in the runtime's lock order: only one context
+ * lock is held at a time, and nothing else is taken under it (no channel,
+ * timer or allocation). Channels are made and closed, timers armed and
+ * stopped, watchers run and fibers started with no context lock held.
+ * err, cause, attached and the settling fields are also read without the
+ * lock (atomics; attached is confirmed under the lock).
+ *
+ * Settled. Go's cancel() returns only when the whole subtree is cancelled,
+ * even if another cancel got there first (it waits on the child's mutex).
+ * Ours walks without holding locks, so each cancelled context counts the
+ * parts of its cancel still under way in `unsettled`: its own (done
+ * closed, watchers run, timer stopped) plus one per pinned child whose
+ * settling it awaits. A child learns whom to tell through settle_to: the
+ * cancel that unlinks it sets it to its old ancestor (a CAS from NULL),
+ * the child's settling swaps in SETTLED; whichever comes second knows
+ * whether the ancestor counts the child. The last part settles a context
+ * and passes one part up. ringo_cancel waits until its context is settled;
+ * walks and timer fires never wait, so every walk ends and no wait cycle
+ * can form.
  *
  * Invariants. err goes from 0 to an -errno once and never back; a context
- * with err set is on no children list and has an empty watcher list, and
- * nothing is added to either after. A child is on its ancestor's list iff
- * its attached names that ancestor. A node taken off a children list by a
- * cancel is pinned and reuses its `sib` link on that cancel's work list
- * (nothing else touches a detached node's link).
+ * with err set has empty children and watcher lists, nothing is added to
+ * either after, and it leaves its ancestor's list (unlinked by the
+ * ancestor's cancel, or by its own cancel's detach). A child is on its ancestor's list iff its attached names that
+ * ancestor. A node taken off a children list by a cancel is pinned and
+ * reuses its `sib` link on that cancel's work list (nothing else touches a
+ * detached node's link). A context is settled only after every descendant
+ * that was linked under it when it was cancelled.
  */
 #include "ctx_watch.h"
 

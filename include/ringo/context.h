@@ -18,10 +18,11 @@
  *     ringo_ctx_ref (before ringo_go) and drops it with ringo_ctx_unref.
  *     Every function here needs its caller to hold a reference to ctx.
  *   - A context is freed when its last reference goes. Children hold their
- *     parents, and a pending deadline holds its context until it fires or is
- *     stopped by a cancel, so releasing without cancelling is not a leak
- *     beyond the deadline (Go calls that a leak too: cancel when done).
- *     AfterFuncs that never started are dropped with the context.
+ *     parents, and a pending deadline holds its context until it fires or
+ *     is stopped by a cancel (or the runtime ends). Unlike Go, a parent
+ *     does not hold its children: a context released without a cancel is
+ *     freed once its other references go, and its AfterFuncs that never
+ *     started are dropped with it. Cancel before releasing (Go's rule).
  *   - Background and TODO are never freed; ref/unref/cancel on them do
  *     nothing.
  * Builds with assertions (no NDEBUG) poison a freed context: using a stale
@@ -73,10 +74,11 @@ RINGO_API ringo_ctx_t *ringo_with_deadline(ringo_ctx_t *parent, int64_t deadline
 RINGO_API ringo_ctx_t *ringo_with_value(ringo_ctx_t *parent, const void *key, void *value);
 
 /* Go's cancel(): cancels ctx (err -ECANCELED) and its descendants, closes
- * their done channels and starts their AfterFuncs; stops ctx's deadline.
- * Idempotent; frees nothing (see the top of this file). On background,
- * TODO, a value context or NULL it does nothing: they have no cancel of
- * their own. */
+ * their done channels, starts their AfterFuncs and stops their deadlines.
+ * Returns once all of that is done, even when another cancel of ctx or of
+ * an ancestor is doing it (Go's cancel waits the same way). Idempotent;
+ * frees nothing (see the top of this file). On background, TODO, a value
+ * context or NULL it does nothing: they have no cancel of their own. */
 RINGO_API void ringo_cancel(ringo_ctx_t *ctx);
 /* Like ringo_cancel, recording why (Go 1.20's WithCancelCause): cause is an
  * -errno of the caller's choosing, reported as given by ringo_ctx_cause; 0
