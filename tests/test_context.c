@@ -1258,11 +1258,17 @@ static void test_generator_stopped_by_cancel(void **state)
  * so a hang fails the test instead of stalling the suite. */
 #define FIRE_WAITERS 500
 
+struct fire_wait {
+    ringo_chan_t *done;         /* the waiter's own reference */
+    ringo_waitgroup_t *wg;
+};
+
 static void fire_waiter(void *arg)
 {
-    ringo_chan_t *done = arg;
-    CHECK(!ringo_chan_recv(done, NULL));
-    ringo_chan_unref(done);
+    struct fire_wait w = *(struct fire_wait *)arg;
+    CHECK(!ringo_chan_recv(w.done, NULL));
+    ringo_chan_unref(w.done);
+    ringo_waitgroup_done(w.wg);
 }
 
 static void fire_release_main(void *arg)
@@ -1273,8 +1279,12 @@ static void fire_release_main(void *arg)
         ringo_ctx_t *c = ringo_with_timeout(ringo_background(), 200 * RINGO_MICROSECOND);
         ringo_ctx_t *d = ringo_with_cancel(c);
         ringo_chan_t *done = ringo_ctx_done(c);
-        for (int i = 0; i < FIRE_WAITERS; i++)
-            CHECK(ringo_go(fire_waiter, ringo_chan_ref(done)) == 0);
+        ringo_waitgroup_t wg = {0};
+        ringo_waitgroup_add(&wg, FIRE_WAITERS);
+        for (int i = 0; i < FIRE_WAITERS; i++) {
+            struct fire_wait w = {ringo_chan_ref(done), &wg};
+            CHECK(ringo_go_copy(fire_waiter, &w, sizeof(w)) == 0);
+        }
         while (ringo_ctx_err(c) == 0)
             ringo_yield();
         CHECK(ringo_ctx_err(c) == -ETIMEDOUT);
@@ -1282,6 +1292,7 @@ static void fire_release_main(void *arg)
         ringo_ctx_unref(d);
         ringo_cancel(c);
         ringo_ctx_unref(c);
+        ringo_waitgroup_wait(&wg);
     }
 }
 
