@@ -15,6 +15,15 @@
  * fibers on both workers through ringo_ctx_ref/unref; Go's "generator
  * stopped by cancel" pattern.
  *
+ * Lifetimes (ringo_cancel cancels, ringo_ctx_unref releases): cancel twice
+ * and on contexts with no cancel of their own; an early cancel then
+ * RINGO_DEFER_CANCEL, the context usable between, from fibers on both
+ * workers; racing cancels each return with the subtree cancelled and every
+ * AfterFunc run once; a cancel takes deadlines off the timer heap; a
+ * released deadline context lives until it fires (or the runtime ends);
+ * debug builds panic on a freed handle. Regression: a deadline fire that
+ * dropped the last reference used to wait for itself forever.
+ *
  * Fibers other than main never assert (cmocka cannot unwind them): they
  * count failures with CHECK, and each test asserts the count is zero.
  */
@@ -943,6 +952,12 @@ static void after_func_main(void *arg)
     assert_true(got != 0 && got != me);
     /* Stop after it ran (or started): false. */
     assert_false(ringo_ctx_after_func_stop(keep, id));
+    /* No function: 0, on a live context, a cancelled one and a root. */
+    assert_int_equal(ringo_ctx_after_func(keep, NULL, NULL), 0);
+    assert_int_equal(ringo_ctx_after_func(ringo_background(), NULL, NULL), 0);
+    ringo_ctx_t *live_ctx = ringo_with_cancel(ringo_background());
+    assert_int_equal(ringo_ctx_after_func(live_ctx, NULL, NULL), 0);
+    ringo_ctx_unref(live_ctx);
     ringo_ctx_unref(keep);
 
     /* Cancelled from another fiber: fn runs in a third one. */
@@ -1444,10 +1459,13 @@ static void test_early_cancel_then_defer_cancel(void **state)
     run_checked(2, early_cancel_main, NULL);
 }
 
-/* Many fibers on two workers, each with its own reference, cancel one
- * context and its children at once, some twice, while others derive
- * children and register AfterFuncs: every AfterFunc runs exactly once,
- * every child ends, and nothing is freed twice (ASan) or raced (TSan). */
+/* Many fibers on two workers, each with its own reference, derive
+ * children, register AfterFuncs, then cancel one context and their
+ * children at once, some twice: every AfterFunc runs exactly once and
+ * nothing is freed twice (ASan) or raced (TSan). And each cancel returns
+ * only with the whole subtree cancelled, as Go's does: a cancel that lost
+ * the race used to return while the winner was still walking, and the
+ * child's err read right after it was still 0. */
 struct many {
     ringo_ctx_t *ctx;           /* the fiber's own reference */
     ringo_chan_t *gate, *ran, *finished;
