@@ -154,7 +154,7 @@ static int spawn(void (*fn)(void *), void *arg, const void *copy, size_t size,
         ringo_panic("ringo_go: no runtime is running (call it inside ringo_run)");
     if (!fn)
         return -EINVAL;
-    size_t usable = rt->stack_size - rt->page_size - sizeof(ringo__fiber_t);
+    size_t usable = rt->stack_size - sizeof(ringo__fiber_t);
     if (copy && size > usable / 4)
         return -EINVAL;
 

@@ -326,8 +326,10 @@ enum ringo__guard_mode {
 struct ringo__runtime {
     unsigned nworkers;
     ringo__worker_t *workers;
-    size_t stack_size;                  /* slot size, guard included */
+    size_t stack_size;                  /* a fiber's stack, its record included */
     size_t page_size;
+    size_t guard_size;                  /* below each stack (stack.c) */
+    size_t slot_size;                   /* guard_size + stack_size */
     unsigned ring_entries;
     unsigned ring_flags;                /* the flags this kernel accepted */
     bool send_msg_ring;                 /* IORING_REGISTER_SEND_MSG_RING works */
@@ -451,7 +453,7 @@ void ringo__stack_put(ringo__runtime_t *rt, ringo__worker_t *w, ringo__fiber_t *
 /* Gives the pages of surplus warm stacks back to the kernel; returns how
  * many slots it trimmed. The monitor calls it. */
 size_t ringo__stacks_scavenge(ringo__runtime_t *rt);
-/* The fiber whose guard page holds addr, or NULL. Async-signal-safe. */
+/* The fiber whose stack guard holds addr, or NULL. Async-signal-safe. */
 ringo__fiber_t *ringo__stack_guard_owner(const void *addr);
 /* Calls fn for every slot that holds a live fiber. Lock-free, racy: dumps. */
 void ringo__fibers_foreach(void (*fn)(ringo__fiber_t *f, void *arg), void *arg);

@@ -12,7 +12,7 @@
  *
  * Signals: ringo_run installs, for its duration only,
  *   SIGSEGV/SIGBUS on an alternate stack per worker: a fault in a stack's
- *     guard page is reported as a stack overflow in that fiber; any other
+ *     guard is reported as a stack overflow in that fiber; any other
  *     fault goes to the handler that was there before (or the default);
  *   SIGQUIT, only if its disposition was the default: dump and exit(2) as
  *     Go does. A program's own SIGQUIT handler is left alone.
@@ -22,12 +22,14 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static void (*_Atomic panic_handler)(const char *msg);
@@ -221,10 +223,38 @@ int ringo_expect_no_leaks(void)
     return (int)(n - 1);
 }
 
+/* One report at a time, as Go's paniclk: two fibers overflowing at once on
+ * two workers would otherwise interleave their reports line by line. Each
+ * dying thread counts itself in `dying`, prints its whole report under
+ * report_lock, and then, if others are still to print, waits for them; the
+ * last one aborts. A thread that faults while printing its own report (a
+ * record corrupted beyond reading) aborts at once instead of waiting for
+ * itself. Futexes and write(2) only: die runs in signal handlers. */
+static _Atomic int dying;
+static _Atomic uint32_t report_lock;    /* 1 while a report is being printed */
+static _Atomic long report_owner;       /* its thread id */
+
 static _Noreturn void die(const char *kind, const char *msg)
 {
+    long self = syscall(SYS_gettid);
+    if (atomic_load(&report_owner) == self) {
+        fdprintf(2, "\nringo: %s while printing a report: %s\n", kind, msg);
+        abort();
+    }
+    atomic_fetch_add(&dying, 1);
+    while (atomic_exchange(&report_lock, 1))
+        syscall(SYS_futex, &report_lock, FUTEX_WAIT_PRIVATE, 1, NULL, NULL, 0);
+    atomic_store(&report_owner, self);
+
     fdprintf(2, "ringo: %s: %s\n\n", kind, msg);
     ringo_fiber_dump(2);
+
+    atomic_store(&report_owner, 0);
+    atomic_store(&report_lock, 0);
+    syscall(SYS_futex, &report_lock, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+    if (atomic_fetch_sub(&dying, 1) > 1)
+        for (;;)
+            pause();        /* the last one to print aborts the process */
     abort();
 }
 
