@@ -37,6 +37,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <unwind.h>
 
 static _Noreturn void fiber_entry(ringo__fiber_t *f);
 
@@ -262,6 +263,9 @@ static _Noreturn void fiber_entry(ringo__fiber_t *f)
     RINGO_RACE_ACQUIRE(RINGO__RACE_FIBER(f));      /* the spawn's release */
     RINGO_RACE_ACQUIRE(&ringo__workers_ready);  /* every worker's TLS (errno) */
 
+    /* ringo_exit unwinds up to this frame and no further (exit_stop). */
+    struct _Unwind_Exception exit_unwind;
+    f->exit_unwind = &exit_unwind;
     f->fn(f->arg);
 
     if (f->flags & RINGO__FIBER_MAIN) {
@@ -274,6 +278,38 @@ static _Noreturn void fiber_entry(ringo__fiber_t *f)
     fiber_exit();
 }
 
+/* ringo_exit is Go's Goexit: the fiber's deferred work still runs. In C
+ * that is the cleanup handlers (__attribute__((cleanup)), so
+ * RINGO_DEFER_CANCEL) of every frame it leaves, which a forced unwind runs,
+ * as pthread_exit does: libgcc walks the stack frame by frame, calling
+ * exit_stop before each, and enters each frame's cleanups (code compiled
+ * with -fexceptions has them as landing pads), which resume the unwind.
+ * exit_stop ends the fiber once the unwind reaches fiber_entry's frame,
+ * whose CFA lies above the exception object it holds; a cleanup may block
+ * and resume on another worker meanwhile, as the unwinder keeps its state
+ * in that object. If a frame on the way has no unwind information,
+ * _Unwind_ForcedUnwind returns and the fiber ends without the cleanups of
+ * the frames above it. */
+static _Unwind_Reason_Code exit_stop(int version, _Unwind_Action actions,
+                                     _Unwind_Exception_Class cls, struct _Unwind_Exception *exc,
+                                     struct _Unwind_Context *ctx, void *arg)
+{
+    (void)version;
+    (void)cls;
+    (void)arg;
+    if ((actions & _UA_END_OF_STACK) || _Unwind_GetCFA(ctx) > (uintptr_t)exc)
+        fiber_exit();
+    return _URC_NO_REASON;
+}
+
+/* A C++ catch (...) that swallows the unwind instead of rethrowing it. */
+static void exit_unwind_caught(_Unwind_Reason_Code reason, struct _Unwind_Exception *exc)
+{
+    (void)reason;
+    (void)exc;
+    ringo__throw("ringo_exit's unwind was caught and not rethrown");
+}
+
 void ringo_exit(void)
 {
     ringo__worker_t *w = ringo__self();
@@ -282,6 +318,11 @@ void ringo_exit(void)
         ringo_panic("ringo_exit called outside a fiber");
     if (f->flags & RINGO__FIBER_MAIN)
         atomic_store(&ringo__rt->main_exited, true);
+    struct _Unwind_Exception *exc = f->exit_unwind;
+    memset(exc, 0, sizeof(*exc));
+    exc->exception_class = 0x52494e474f455849ull;    /* "RINGOEXI" */
+    exc->exception_cleanup = exit_unwind_caught;
+    _Unwind_ForcedUnwind(exc, exit_stop, NULL);
     fiber_exit();
 }
 

@@ -65,6 +65,7 @@ typedef struct ringo__fiber ringo__fiber_t;
 typedef struct ringo__worker ringo__worker_t;
 typedef struct ringo__timer ringo__timer_t;
 typedef struct ringo__runtime ringo__runtime_t;
+struct _Unwind_Exception;               /* <unwind.h> */
 
 /* ---- a tiny spinlock: short critical sections only ----------------------- */
 typedef struct { _Atomic int locked; } ringo__spinlock_t;
@@ -171,6 +172,9 @@ struct ringo__fiber {
     void *tsan_fiber;
     void *race_token;                   /* TSan: this fiber's sync objects (see below) */
     void *asan_fake_stack;
+    /* ringo_exit's unwind (fiber.c): its exception object, which lives in
+     * fiber_entry's frame, above every frame the unwind leaves. */
+    struct _Unwind_Exception *exit_unwind;
 } RINGO__ALIGNED;
 
 /* TSan's sync objects for one fiber's life: spawn -> start and ready ->

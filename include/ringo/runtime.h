@@ -75,7 +75,15 @@ RINGO_API int ringo_go_copy_at(void (*fn)(void *), const void *arg, size_t size,
 RINGO_API void ringo_yield(void);
 
 /* Ends the calling fiber (runtime.Goexit). From main, main ends but the
- * program goes on with the other fibers, as in Go. */
+ * program goes on with the other fibers, as in Go.
+ * Like Go's deferred calls, the cleanup handlers of the frames it leaves
+ * run first, innermost first: __attribute__((cleanup)) variables, such as
+ * RINGO_DEFER_CANCEL's, and ringo_once_do, whose function then counts as
+ * having returned. The stack is unwound as pthread_exit unwinds a thread
+ * (libgcc's forced unwind), so a frame's cleanups run only if its code was
+ * compiled with -fexceptions (ringo.pc's Cflags add it); frames compiled
+ * without it are left without theirs. A cleanup may block. In C++, a
+ * catch (...) on the way must rethrow. */
 RINGO_API _Noreturn void ringo_exit(void);
 
 /* The calling fiber's id (1 is main); 0 outside a fiber. */
