@@ -73,27 +73,10 @@ struct dump_ctx {
 static void dump_one(ringo__fiber_t *f, void *arg)
 {
     struct dump_ctx *d = arg;
-    int s = atomic_load_explicit(&f->state, memory_order_acquire);
-    const char *what;
-    bool waiting = false;
-    switch (s) {
-    case RINGO__FIBER_RUNNABLE:
-    case RINGO__FIBER_WOKEN:
-        what = "runnable";
-        break;
-    case RINGO__FIBER_RUNNING:
-        what = "running";
-        break;
-    case RINGO__FIBER_PARKING:
-    case RINGO__FIBER_PARKED:
-        what = atomic_load_explicit(&f->wait_reason, memory_order_relaxed);
-        if (!what)
-            what = "waiting";
-        waiting = true;
-        break;
-    default:
+    bool waiting;
+    const char *what = ringo__fiber_doing(f, &waiting);
+    if (!what)
         return;
-    }
     char since[48] = "";
     if (waiting) {
         int64_t t = atomic_load_explicit(&f->wait_since, memory_order_relaxed);
@@ -132,28 +115,11 @@ struct group_ctx {
     uint64_t skip_id;           /* the caller of ringo_expect_no_leaks */
 };
 
-static const char *fiber_what(ringo__fiber_t *f)
-{
-    switch (atomic_load_explicit(&f->state, memory_order_acquire)) {
-    case RINGO__FIBER_RUNNABLE:
-    case RINGO__FIBER_WOKEN:
-        return "runnable";
-    case RINGO__FIBER_RUNNING:
-        return "running";
-    case RINGO__FIBER_PARKING:
-    case RINGO__FIBER_PARKED: {
-        const char *r = atomic_load_explicit(&f->wait_reason, memory_order_relaxed);
-        return r ? r : "waiting";
-    }
-    default:
-        return NULL;
-    }
-}
-
 static void group_one(ringo__fiber_t *f, void *arg)
 {
     struct group_ctx *gc = arg;
-    const char *what = fiber_what(f);
+    bool waiting;
+    const char *what = ringo__fiber_doing(f, &waiting);
     if (!what || f->id == gc->skip_id)
         return;
     gc->total++;
