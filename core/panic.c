@@ -8,7 +8,8 @@
  * print each live fiber's id, state or wait reason, how long it has waited
  * and where it was created. They take no lock and allocate nothing, so the
  * SIGQUIT and SIGSEGV handlers can use them; a dump of a running program is
- * a racy snapshot, as in Go.
+ * a racy snapshot, as in Go. Threads dying at once print their reports one
+ * at a time, each whole (die()).
  *
  * Signals: ringo_run installs, for its duration only,
  *   SIGSEGV/SIGBUS on an alternate stack per worker: a fault in a stack's
