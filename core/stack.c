@@ -212,7 +212,7 @@ static size_t carve_locked(ringo__runtime_t *rt, char **out, size_t *ci, size_t 
                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
             if (base == MAP_FAILED)
                 break;
-            /* A huge page would commit 32 stacks at once. */
+            /* A huge page would commit a whole run of stacks at once. */
             madvise(base, nslots * rt->slot_size, MADV_NOHUGEPAGE);
             c = &rt->chunks[n];
             c->base = base;
