@@ -475,12 +475,12 @@ int main(void)
         cmocka_unit_test(test_fiber_ids),
         cmocka_unit_test(test_exit),
         cmocka_unit_test(test_exit_runs_defer_cancel),
-        cmocka_unit_test(test_exit_inside_once_marks_it_done),
         cmocka_unit_test(test_abandon_and_rerun),
         cmocka_unit_test(test_run_errors),
         cmocka_unit_test(test_go_without_runtime_panics),
         cmocka_unit_test(test_spawn_from_plain_thread),
         cmocka_unit_test(test_stack_contents_survive_migration),
+        cmocka_unit_test(test_exit_inside_once_marks_it_done),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
