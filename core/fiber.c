@@ -1,4 +1,4 @@
-/* core/fiber.c - fibers: creation, the switch, park/ready, exit and sleep.
+/* core/fiber.c - fibers: creation, the switch, park/ready and exit.
  *
  * The switch. Fibers switch straight to one another when the worker has a
  * runnable fiber at hand, and to the worker's scheduler context (g0, on the
@@ -13,7 +13,6 @@
  *   RUNNABLE -> RUNNING            the worker that dequeued it (ringo__switch)
  *   RUNNING  -> RUNNABLE           yield, in finish_switch after the switch
  *   RUNNING  -> PARKING            ringo__park_prepare, by the fiber itself
- *   PARKING  -> RUNNING            ringo__park_abort, before anyone saw it
  *   PARKING  -> PARKED             finish_switch after the park switch, by CAS
  *   PARKING  -> WOKEN              ringo__ready racing the park switch, by CAS;
  *                                  finish_switch then makes it RUNNABLE
@@ -21,6 +20,9 @@
  *   RUNNING  -> DEAD -> FREE       exit; the slot returns to the pool
  * The CASes make every race between one ready and one park resolve to
  * exactly one requeue.
+ *
+ * A fiber ends when its function returns or it calls ringo_exit, which
+ * first unwinds its frames, running their cleanup handlers (see there).
  *
  * Thread-locals: after ringo__ctx_switch returns, the fiber may be on
  * another worker, so every function re-reads ringo__self() after a switch.
@@ -35,8 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
+#include <unwind.h>
 
 static _Noreturn void fiber_entry(ringo__fiber_t *f);
 
@@ -154,7 +156,7 @@ static int spawn(void (*fn)(void *), void *arg, const void *copy, size_t size,
         ringo_panic("ringo_go: no runtime is running (call it inside ringo_run)");
     if (!fn)
         return -EINVAL;
-    size_t usable = rt->stack_size - rt->page_size - sizeof(ringo__fiber_t);
+    size_t usable = rt->stack_size - sizeof(ringo__fiber_t);
     if (copy && size > usable / 4)
         return -EINVAL;
 
@@ -262,6 +264,9 @@ static _Noreturn void fiber_entry(ringo__fiber_t *f)
     RINGO_RACE_ACQUIRE(RINGO__RACE_FIBER(f));      /* the spawn's release */
     RINGO_RACE_ACQUIRE(&ringo__workers_ready);  /* every worker's TLS (errno) */
 
+    /* ringo_exit unwinds up to this frame and no further (exit_stop). */
+    struct _Unwind_Exception exit_unwind;
+    f->exit_unwind = &exit_unwind;
     f->fn(f->arg);
 
     if (f->flags & RINGO__FIBER_MAIN) {
@@ -274,6 +279,38 @@ static _Noreturn void fiber_entry(ringo__fiber_t *f)
     fiber_exit();
 }
 
+/* ringo_exit is Go's Goexit: the fiber's deferred work still runs. In C
+ * that is the cleanup handlers (__attribute__((cleanup)), so
+ * RINGO_DEFER_CANCEL) of every frame it leaves, which a forced unwind runs,
+ * as pthread_exit does: libgcc walks the stack frame by frame, calling
+ * exit_stop before each, and enters each frame's cleanups (code compiled
+ * with -fexceptions has them as landing pads), which resume the unwind.
+ * exit_stop ends the fiber once the unwind reaches fiber_entry's frame,
+ * whose CFA lies above the exception object it holds; a cleanup may block
+ * and resume on another worker meanwhile, as the unwinder keeps its state
+ * in that object. If a frame on the way has no unwind information,
+ * _Unwind_ForcedUnwind returns and the fiber ends without the cleanups of
+ * the frames above it. */
+static _Unwind_Reason_Code exit_stop(int version, _Unwind_Action actions,
+                                     _Unwind_Exception_Class cls, struct _Unwind_Exception *exc,
+                                     struct _Unwind_Context *ctx, void *arg)
+{
+    (void)version;
+    (void)cls;
+    (void)arg;
+    if ((actions & _UA_END_OF_STACK) || _Unwind_GetCFA(ctx) > (uintptr_t)exc)
+        fiber_exit();
+    return _URC_NO_REASON;
+}
+
+/* A C++ catch (...) that swallows the unwind instead of rethrowing it. */
+static void exit_unwind_caught(_Unwind_Reason_Code reason, struct _Unwind_Exception *exc)
+{
+    (void)reason;
+    (void)exc;
+    ringo__throw("ringo_exit's unwind was caught and not rethrown");
+}
+
 void ringo_exit(void)
 {
     ringo__worker_t *w = ringo__self();
@@ -282,6 +319,11 @@ void ringo_exit(void)
         ringo_panic("ringo_exit called outside a fiber");
     if (f->flags & RINGO__FIBER_MAIN)
         atomic_store(&ringo__rt->main_exited, true);
+    struct _Unwind_Exception *exc = f->exit_unwind;
+    memset(exc, 0, sizeof(*exc));
+    exc->exception_class = 0x52494e474f455849ull;    /* "RINGOEXI" */
+    exc->exception_cleanup = exit_unwind_caught;
+    _Unwind_ForcedUnwind(exc, exit_stop, NULL);
     fiber_exit();
 }
 
@@ -317,12 +359,6 @@ void ringo__park_prepare(const char *reason)
     atomic_store_explicit(&f->state, RINGO__FIBER_PARKING, memory_order_release);
 }
 
-void ringo__park_abort(void)
-{
-    ringo__fiber_t *f = ringo__current();
-    atomic_store_explicit(&f->state, RINGO__FIBER_RUNNING, memory_order_relaxed);
-}
-
 void ringo__park(void)
 {
     ringo__worker_t *w = ringo__self();
@@ -332,11 +368,39 @@ void ringo__park(void)
     RINGO_RACE_ACQUIRE(RINGO__RACE_FIBER(f));      /* the waker's release in ringo__ready */
 }
 
+/* Each state's name, and what a dump shows for a fiber in it, in Go's
+ * words: a fiber readied but not yet requeued is runnable, one on its way
+ * into a park is already waiting; NULL: no live fiber, not listed. */
+static const struct {
+    const char *name, *shown;
+} fiber_states[] = {
+    [RINGO__FIBER_FREE] = {"free", NULL},
+    [RINGO__FIBER_RUNNABLE] = {"runnable", "runnable"},
+    [RINGO__FIBER_RUNNING] = {"running", "running"},
+    [RINGO__FIBER_PARKING] = {"parking", "waiting"},
+    [RINGO__FIBER_PARKED] = {"parked", "waiting"},
+    [RINGO__FIBER_WOKEN] = {"woken", "runnable"},
+    [RINGO__FIBER_DEAD] = {"dead", NULL},
+};
+_Static_assert(sizeof(fiber_states) / sizeof(fiber_states[0]) == RINGO__FIBER_DEAD + 1,
+               "a name for every fiber state");
+
 static const char *state_name(int s)
 {
-    static const char *const names[] = {"free", "runnable", "running", "parking",
-                                        "parked", "woken", "dead"};
-    return s >= 0 && s <= RINGO__FIBER_DEAD ? names[s] : "corrupt";
+    return s >= 0 && s <= RINGO__FIBER_DEAD ? fiber_states[s].name : "corrupt";
+}
+
+const char *ringo__fiber_doing(const ringo__fiber_t *f, bool *waiting)
+{
+    int s = atomic_load_explicit(&f->state, memory_order_acquire);
+    const char *shown = s >= 0 && s <= RINGO__FIBER_DEAD ? fiber_states[s].shown : NULL;
+    *waiting = s == RINGO__FIBER_PARKING || s == RINGO__FIBER_PARKED;
+    if (*waiting) {
+        const char *reason = atomic_load_explicit(&f->wait_reason, memory_order_relaxed);
+        if (reason)
+            shown = reason;
+    }
+    return shown;
 }
 
 void ringo__ready(ringo__fiber_t *f)
@@ -455,7 +519,7 @@ uint32_t ringo__rand(uint32_t n)
     return (uint32_t)(((x * 0x2545F4914F6CDD1Dull) >> 32) * (uint64_t)n >> 32);
 }
 
-/* ---- identity and time ------------------------------------------------------- */
+/* ---- identity ------------------------------------------------------------------- */
 
 uint64_t ringo_fiber_id(void)
 {
@@ -475,47 +539,4 @@ size_t ringo_num_fibers(void)
         exited += atomic_load_explicit(&rt->workers[i].exited, memory_order_relaxed);
     }
     return spawned > exited ? (size_t)(spawned - exited) : 0;
-}
-
-int64_t ringo__now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * RINGO_SECOND + ts.tv_nsec;
-}
-
-int64_t ringo_now(void)
-{
-    return ringo__now();
-}
-
-static void sleep_fire(ringo__timer_t *t)
-{
-    /* A sleep's end orders nothing (as in Go, where the timer just readies
-     * the goroutine). */
-    ringo__wait_t wt = {.fiber = t->arg};
-    ringo__unblock_quiet(&wt);
-}
-
-void ringo_sleep(ringo_duration_t d)
-{
-    if (d <= 0)
-        return;
-    ringo__worker_t *w = ringo__self();
-    ringo__fiber_t *f = w ? atomic_load_explicit(&w->current, memory_order_relaxed) : NULL;
-    if (!f) {
-        struct timespec ts = {.tv_sec = d / RINGO_SECOND, .tv_nsec = d % RINGO_SECOND};
-        while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
-            ;
-        return;
-    }
-    int64_t now = ringo__now();
-    ringo__timer_t *t = &f->sleep_timer;
-    t->when = d > INT64_MAX - now ? INT64_MAX : now + d;
-    t->fire = sleep_fire;
-    t->arg = f;
-    w->now_cached = now;
-    ringo__park_prepare("sleep");
-    ringo__timer_add(w, t);
-    ringo__park();
 }

@@ -65,32 +65,10 @@ typedef struct ringo__fiber ringo__fiber_t;
 typedef struct ringo__worker ringo__worker_t;
 typedef struct ringo__timer ringo__timer_t;
 typedef struct ringo__runtime ringo__runtime_t;
+struct _Unwind_Exception;               /* <unwind.h> */
 
-/* ---- a tiny spinlock: short critical sections only ----------------------- */
-typedef struct { _Atomic int locked; } ringo__spinlock_t;
-void ringo__spin_lock(ringo__spinlock_t *l);
-static inline bool ringo__spin_trylock(ringo__spinlock_t *l)
-{
-    return !atomic_load_explicit(&l->locked, memory_order_relaxed) &&
-           !atomic_exchange_explicit(&l->locked, 1, memory_order_acquire);
-}
-static inline void ringo__spin_unlock(ringo__spinlock_t *l)
-{
-    atomic_store_explicit(&l->locked, 0, memory_order_release);
-}
-/* The same lock, standing for a Go mutex under the race detector: each
- * holder happens after the previous ones, through sync object `hb`
- * (sanitizer.h). For locks that guard what Go guards with a sync.Mutex. */
-static inline void ringo__spin_lock_hb(ringo__spinlock_t *l, const void *hb)
-{
-    ringo__spin_lock(l);
-    RINGO_RACE_ACQUIRE(hb);
-}
-static inline void ringo__spin_unlock_hb(ringo__spinlock_t *l, const void *hb)
-{
-    RINGO_RACE_RELEASE(hb);
-    ringo__spin_unlock(l);
-}
+/* ---- spin locks (spinlock.h) ----------------------------------------------- */
+#include "spinlock.h"
 
 /* Relaxed counter owned by one thread and read by others (stats): a plain
  * add, not a locked instruction. */
@@ -171,6 +149,9 @@ struct ringo__fiber {
     void *tsan_fiber;
     void *race_token;                   /* TSan: this fiber's sync objects (see below) */
     void *asan_fake_stack;
+    /* ringo_exit's unwind (fiber.c): its exception object, which lives in
+     * fiber_entry's frame, above every frame the unwind leaves. */
+    struct _Unwind_Exception *exit_unwind;
 } RINGO__ALIGNED;
 
 /* TSan's sync objects for one fiber's life: spawn -> start and ready ->
@@ -208,10 +189,13 @@ uint32_t ringo__rand(uint32_t n);
 
 /* Parking and readying: see the top of this file. */
 void ringo__park_prepare(const char *reason);
-void ringo__park_abort(void);           /* prepared but nobody could see it */
 void ringo__park(void);
 void ringo__ready(ringo__fiber_t *f);
 ringo__fiber_t *ringo__current(void);   /* NULL outside a fiber */
+/* What a dump says f is doing: "runnable", "running" or its wait reason
+ * (*waiting set); NULL when the slot holds no live fiber. Racy, lock-free,
+ * async-signal-safe: for dumps. */
+const char *ringo__fiber_doing(const ringo__fiber_t *f, bool *waiting);
 
 /* ---- the worker ------------------------------------------------------------ */
 
@@ -232,10 +216,19 @@ struct ringo__runq {
     _Atomic(ringo__fiber_t *) slots[RINGO__RUNQ_SIZE];
 };
 
+/* The per-worker counters, listed once: the struct below and the copies
+ * into the public ringo_worker_stats_t (runtime.c) are built from this
+ * list, which names that struct's fields in its order. */
+#define RINGO__WORKER_COUNTERS(X) \
+    X(switches) X(steals) X(wakes_sent) X(wakes_received) X(submits) \
+    X(completions) X(parks) X(spawns) X(sleeps) X(rescues)
+
+#define RINGO__COUNTER_FIELD(name) _Atomic uint64_t name;
 typedef struct {
-    _Atomic uint64_t switches, steals, wakes_sent, wakes_received, submits,
-                     completions, parks, spawns, sleeps, rescues;
+    RINGO__WORKER_COUNTERS(RINGO__COUNTER_FIELD)
 } ringo__worker_counters_t;
+_Static_assert(sizeof(ringo__worker_counters_t) == sizeof(ringo_worker_stats_t),
+               "every public worker counter is in RINGO__WORKER_COUNTERS");
 
 struct ringo__worker {
     /* Owner-only, hot. */
@@ -326,8 +319,10 @@ enum ringo__guard_mode {
 struct ringo__runtime {
     unsigned nworkers;
     ringo__worker_t *workers;
-    size_t stack_size;                  /* slot size, guard included */
+    size_t stack_size;                  /* a fiber's stack, its record included */
     size_t page_size;
+    size_t guard_size;                  /* below each stack (stack.c) */
+    size_t slot_size;                   /* guard_size + stack_size */
     unsigned ring_entries;
     unsigned ring_flags;                /* the flags this kernel accepted */
     bool send_msg_ring;                 /* IORING_REGISTER_SEND_MSG_RING works */
@@ -451,7 +446,7 @@ void ringo__stack_put(ringo__runtime_t *rt, ringo__worker_t *w, ringo__fiber_t *
 /* Gives the pages of surplus warm stacks back to the kernel; returns how
  * many slots it trimmed. The monitor calls it. */
 size_t ringo__stacks_scavenge(ringo__runtime_t *rt);
-/* The fiber whose guard page holds addr, or NULL. Async-signal-safe. */
+/* The fiber whose stack guard holds addr, or NULL. Async-signal-safe. */
 ringo__fiber_t *ringo__stack_guard_owner(const void *addr);
 /* Calls fn for every slot that holds a live fiber. Lock-free, racy: dumps. */
 void ringo__fibers_foreach(void (*fn)(ringo__fiber_t *f, void *arg), void *arg);
@@ -501,7 +496,8 @@ int ringo__altstack_init(ringo__worker_t *w);
 void ringo__altstack_fini(ringo__worker_t *w);
 void ringo__check_deadlock(ringo__runtime_t *rt);
 
-int64_t ringo__now(void);
+/* ---- the clock (clock.c) ------------------------------------------------------ */
+int64_t ringo__now(void);                /* CLOCK_MONOTONIC, in nanoseconds */
 /* Threads in this process now (/proc/self/task), or a huge number if unknown. */
 int ringo__count_threads(void);
 

@@ -8,11 +8,12 @@
  * print each live fiber's id, state or wait reason, how long it has waited
  * and where it was created. They take no lock and allocate nothing, so the
  * SIGQUIT and SIGSEGV handlers can use them; a dump of a running program is
- * a racy snapshot, as in Go.
+ * a racy snapshot, as in Go. Threads dying at once print their reports one
+ * at a time, each whole (die()).
  *
  * Signals: ringo_run installs, for its duration only,
  *   SIGSEGV/SIGBUS on an alternate stack per worker: a fault in a stack's
- *     guard page is reported as a stack overflow in that fiber; any other
+ *     guard is reported as a stack overflow in that fiber; any other
  *     fault goes to the handler that was there before (or the default);
  *   SIGQUIT, only if its disposition was the default: dump and exit(2) as
  *     Go does. A program's own SIGQUIT handler is left alone.
@@ -22,12 +23,14 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static void (*_Atomic panic_handler)(const char *msg);
@@ -71,27 +74,10 @@ struct dump_ctx {
 static void dump_one(ringo__fiber_t *f, void *arg)
 {
     struct dump_ctx *d = arg;
-    int s = atomic_load_explicit(&f->state, memory_order_acquire);
-    const char *what;
-    bool waiting = false;
-    switch (s) {
-    case RINGO__FIBER_RUNNABLE:
-    case RINGO__FIBER_WOKEN:
-        what = "runnable";
-        break;
-    case RINGO__FIBER_RUNNING:
-        what = "running";
-        break;
-    case RINGO__FIBER_PARKING:
-    case RINGO__FIBER_PARKED:
-        what = atomic_load_explicit(&f->wait_reason, memory_order_relaxed);
-        if (!what)
-            what = "waiting";
-        waiting = true;
-        break;
-    default:
+    bool waiting;
+    const char *what = ringo__fiber_doing(f, &waiting);
+    if (!what)
         return;
-    }
     char since[48] = "";
     if (waiting) {
         int64_t t = atomic_load_explicit(&f->wait_since, memory_order_relaxed);
@@ -130,28 +116,11 @@ struct group_ctx {
     uint64_t skip_id;           /* the caller of ringo_expect_no_leaks */
 };
 
-static const char *fiber_what(ringo__fiber_t *f)
-{
-    switch (atomic_load_explicit(&f->state, memory_order_acquire)) {
-    case RINGO__FIBER_RUNNABLE:
-    case RINGO__FIBER_WOKEN:
-        return "runnable";
-    case RINGO__FIBER_RUNNING:
-        return "running";
-    case RINGO__FIBER_PARKING:
-    case RINGO__FIBER_PARKED: {
-        const char *r = atomic_load_explicit(&f->wait_reason, memory_order_relaxed);
-        return r ? r : "waiting";
-    }
-    default:
-        return NULL;
-    }
-}
-
 static void group_one(ringo__fiber_t *f, void *arg)
 {
     struct group_ctx *gc = arg;
-    const char *what = fiber_what(f);
+    bool waiting;
+    const char *what = ringo__fiber_doing(f, &waiting);
     if (!what || f->id == gc->skip_id)
         return;
     gc->total++;
@@ -221,10 +190,38 @@ int ringo_expect_no_leaks(void)
     return (int)(n - 1);
 }
 
+/* One report at a time, as Go's paniclk: two fibers overflowing at once on
+ * two workers would otherwise interleave their reports line by line. Each
+ * dying thread counts itself in `dying`, prints its whole report under
+ * report_lock, and then, if others are still to print, waits for them; the
+ * last one aborts. A thread that faults while printing its own report (a
+ * record corrupted beyond reading) aborts at once instead of waiting for
+ * itself. Futexes and write(2) only: die runs in signal handlers. */
+static _Atomic int dying;
+static _Atomic uint32_t report_lock;    /* 1 while a report is being printed */
+static _Atomic long report_owner;       /* its thread id */
+
 static _Noreturn void die(const char *kind, const char *msg)
 {
+    long self = syscall(SYS_gettid);
+    if (atomic_load(&report_owner) == self) {
+        fdprintf(2, "\nringo: %s while printing a report: %s\n", kind, msg);
+        abort();
+    }
+    atomic_fetch_add(&dying, 1);
+    while (atomic_exchange(&report_lock, 1))
+        syscall(SYS_futex, &report_lock, FUTEX_WAIT_PRIVATE, 1, NULL, NULL, 0);
+    atomic_store(&report_owner, self);
+
     fdprintf(2, "ringo: %s: %s\n\n", kind, msg);
     ringo_fiber_dump(2);
+
+    atomic_store(&report_owner, 0);
+    atomic_store(&report_lock, 0);
+    syscall(SYS_futex, &report_lock, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+    if (atomic_fetch_sub(&dying, 1) > 1)
+        for (;;)
+            pause();        /* the last one to print aborts the process */
     abort();
 }
 

@@ -349,16 +349,9 @@ out:
 static void worker_stats(ringo__worker_t *w, ringo_worker_stats_t *o)
 {
     ringo__worker_counters_t *s = &w->stats;
-    o->switches = atomic_load_explicit(&s->switches, memory_order_relaxed);
-    o->steals = atomic_load_explicit(&s->steals, memory_order_relaxed);
-    o->wakes_sent = atomic_load_explicit(&s->wakes_sent, memory_order_relaxed);
-    o->wakes_received = atomic_load_explicit(&s->wakes_received, memory_order_relaxed);
-    o->submits = atomic_load_explicit(&s->submits, memory_order_relaxed);
-    o->completions = atomic_load_explicit(&s->completions, memory_order_relaxed);
-    o->parks = atomic_load_explicit(&s->parks, memory_order_relaxed);
-    o->spawns = atomic_load_explicit(&s->spawns, memory_order_relaxed);
-    o->sleeps = atomic_load_explicit(&s->sleeps, memory_order_relaxed);
-    o->rescues = atomic_load_explicit(&s->rescues, memory_order_relaxed);
+#define COPY(name) o->name = atomic_load_explicit(&s->name, memory_order_relaxed);
+    RINGO__WORKER_COUNTERS(COPY)
+#undef COPY
 }
 
 int ringo_worker_stats(unsigned index, ringo_worker_stats_t *out)
@@ -381,15 +374,8 @@ void ringo_stats(ringo_stats_t *out)
     for (unsigned i = 0; i < rt->nworkers; i++) {
         ringo_worker_stats_t s;
         worker_stats(&rt->workers[i], &s);
-        out->total.switches += s.switches;
-        out->total.steals += s.steals;
-        out->total.wakes_sent += s.wakes_sent;
-        out->total.wakes_received += s.wakes_received;
-        out->total.submits += s.submits;
-        out->total.completions += s.completions;
-        out->total.parks += s.parks;
-        out->total.spawns += s.spawns;
-        out->total.sleeps += s.sleeps;
-        out->total.rescues += s.rescues;
+#define ADD(name) out->total.name += s.name;
+        RINGO__WORKER_COUNTERS(ADD)
+#undef ADD
     }
 }

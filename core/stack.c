@@ -1,11 +1,23 @@
-/* core/stack.c - fiber stacks: reservation, guard pages and the pool.
+/* core/stack.c - fiber stacks: reservation, guards and the pool.
  *
  * Stacks are fixed-size slots carved in order from large MAP_NORESERVE
  * chunks (about 64 MiB each), so the kernel commits a stack's pages only as
  * the fiber touches them. Each slot is, lowest address first:
- *     [guard page][usable stack ... ][struct ringo__fiber]
- * The fiber record sits at the top of its own stack: spawning allocates
- * nothing but a slot, and a dump finds every fiber by walking the slots.
+ *     [guard, 64 KiB][usable stack ... ][struct ringo__fiber]
+ * The fiber record sits at the top of its own stack, on the page its first
+ * frames use: spawning allocates nothing but a slot, a parked fiber costs
+ * one resident page, and a dump finds every fiber by walking the slots.
+ *
+ * Slots are adjacent, so what lies below a guard is the neighbour's record
+ * and its newest frames. A frame larger than the guard would jump over it
+ * and write there before anything faults. The guard is therefore 64 KiB
+ * (GUARD_BYTES), not a page: every access of a frame up to that size lands
+ * in the fiber's own stack or its own guard, whatever the depth. Guards cost
+ * address space only (no page is ever committed for one), so the size is
+ * free in resident memory. Larger frames are caught by code compiled with
+ * -fstack-clash-protection (ringo.pc's Cflags), which touches each page of
+ * a big frame in turn, from the top, so the first touch below the stack is
+ * in the guard.
  *
  * Slots are carved a batch at a time into a worker's cache, and the batch's
  * guards installed with one process_madvise() where the kernel allows.
@@ -17,6 +29,10 @@
  *             budget derived from vm.max_map_count lasts;
  *   canary    then no guard: a magic word at the bottom of the stack is
  *             checked whenever the fiber switches out. One warning says so.
+ *             The guard's range is then plain memory nobody uses, so
+ *             an overflow of up to 64 KiB lands there, not in the
+ *             neighbour, until the check notices.
+ * Whichever the mode, the guard is the slot's lowest GUARD_BYTES.
  * A chunk remembers from which slot on it is unguarded (modes only ever
  * degrade, and slots are carved in order).
  *
@@ -25,7 +41,7 @@
  * one trip. Warm slots keep their pages. The monitor calls
  * ringo__stacks_scavenge() every second (Go's scavenger is lazier still): warm slots that
  * stayed unused for a whole period, beyond WARM_MAX, are given back with MADV_DONTNEED - merged into
- * one call per run of adjacent slots; guard pages survive it - and kept as
+ * one call per run of adjacent slots; guards survive it - and kept as
  * cold slots. So a burst of a million fibers does not pin its memory once it
  * is over, and the spawn path never makes that syscall.
  *
@@ -61,19 +77,20 @@
 #define WARM_MAX 1024
 #define TRANSFER (RINGO__STACK_CACHE / 2)
 #define SCAVENGE_MAX 65536        /* slots trimmed per call, to bound the pause */
+#define GUARD_BYTES (64u << 10)   /* the largest frame a guard is sure to catch */
 
-/* Slots at or past this index of a chunk have no guard page. */
+/* Slots at or past this index of a chunk have no guard. */
 static size_t unguarded_from[RINGO__MAX_CHUNKS];
 
 static inline ringo__fiber_t *slot_fiber(const ringo__runtime_t *rt, char *slot)
 {
-    uintptr_t top = (uintptr_t)slot + rt->stack_size - sizeof(ringo__fiber_t);
+    uintptr_t top = (uintptr_t)slot + rt->slot_size - sizeof(ringo__fiber_t);
     return (ringo__fiber_t *)(top & ~(uintptr_t)(RINGO__CACHELINE - 1));
 }
 
 static inline char *fiber_slot(const ringo__runtime_t *rt, const ringo__fiber_t *f)
 {
-    return f->stack_lo - rt->page_size;
+    return f->stack_lo - rt->guard_size;
 }
 
 static long read_max_map_count(void)
@@ -101,6 +118,8 @@ static bool probe_madvise_guard(size_t page)
 
 int ringo__stacks_init(ringo__runtime_t *rt)
 {
+    rt->guard_size = GUARD_BYTES > rt->page_size ? GUARD_BYTES : rt->page_size;
+    rt->slot_size = rt->guard_size + rt->stack_size;
     rt->chunks = ringo__calloc(RINGO__MAX_CHUNKS, sizeof(*rt->chunks));
     if (!rt->chunks)
         return -ENOMEM;
@@ -143,13 +162,13 @@ void ringo__stacks_fini(ringo__runtime_t *rt)
 #ifdef RINGO_TSAN
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < atomic_load(&rt->chunks[i].carved); j++) {
-            ringo__fiber_t *f = slot_fiber(rt, rt->chunks[i].base + j * rt->stack_size);
+            ringo__fiber_t *f = slot_fiber(rt, rt->chunks[i].base + j * rt->slot_size);
             if (f->tsan_fiber)
                 RINGO_TSAN_DESTROY(f->tsan_fiber);
         }
 #endif
     for (size_t i = 0; i < n; i++)
-        munmap(rt->chunks[i].base, rt->chunks[i].nslots * rt->stack_size);
+        munmap(rt->chunks[i].base, rt->chunks[i].nslots * rt->slot_size);
     if (rt->pidfd >= 0)
         close(rt->pidfd);
     rt->pidfd = -1;
@@ -186,15 +205,15 @@ static size_t carve_locked(ringo__runtime_t *rt, char **out, size_t *ci, size_t 
         if (!c || atomic_load_explicit(&c->carved, memory_order_relaxed) == c->nslots) {
             if (n == RINGO__MAX_CHUNKS)
                 break;
-            size_t nslots = CHUNK_BYTES / rt->stack_size;
+            size_t nslots = CHUNK_BYTES / rt->slot_size;
             if (nslots == 0)
                 nslots = 1;
-            char *base = mmap(NULL, nslots * rt->stack_size, PROT_READ | PROT_WRITE,
+            char *base = mmap(NULL, nslots * rt->slot_size, PROT_READ | PROT_WRITE,
                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
             if (base == MAP_FAILED)
                 break;
-            /* A huge page would commit 32 stacks at once. */
-            madvise(base, nslots * rt->stack_size, MADV_NOHUGEPAGE);
+            /* A huge page would commit a whole run of stacks at once. */
+            madvise(base, nslots * rt->slot_size, MADV_NOHUGEPAGE);
             c = &rt->chunks[n];
             c->base = base;
             c->nslots = nslots;
@@ -205,10 +224,10 @@ static size_t carve_locked(ringo__runtime_t *rt, char **out, size_t *ci, size_t 
             n++;
         }
         size_t i = atomic_load_explicit(&c->carved, memory_order_relaxed);
-        out[got] = c->base + i * rt->stack_size;
+        out[got] = c->base + i * rt->slot_size;
         if (c->vg_ids)          /* so memcheck follows switches onto it */
-            c->vg_ids[i] = RINGO_VALGRIND_STACK_REGISTER(out[got] + rt->page_size,
-                                                         out[got] + rt->stack_size);
+            c->vg_ids[i] = RINGO_VALGRIND_STACK_REGISTER(out[got] + rt->guard_size,
+                                                         out[got] + rt->slot_size);
         ci[got] = n - 1;
         idx[got] = i;
         got++;
@@ -219,7 +238,7 @@ static size_t carve_locked(ringo__runtime_t *rt, char **out, size_t *ci, size_t 
     return got;
 }
 
-/* Installs the guard pages of freshly carved slots, outside the lock: one
+/* Installs the guards of freshly carved slots, outside the lock: one
  * process_madvise() for the whole batch where the kernel takes guard
  * advice that way, else one madvise() each; degrades the mode when the
  * kernel refuses (mode changes take stack_lock). */
@@ -232,18 +251,18 @@ static void guard_batch(ringo__runtime_t *rt, ringo__worker_t *w, char **slots, 
             _Static_assert(sizeof(w->scratch_iov[0]) == sizeof(struct iovec), "iovec layout");
             struct iovec *iov = (struct iovec *)w->scratch_iov;
             for (size_t i = 0; i < n; i++)
-                iov[i] = (struct iovec){.iov_base = slots[i], .iov_len = rt->page_size};
+                iov[i] = (struct iovec){.iov_base = slots[i], .iov_len = rt->guard_size};
             long r = syscall(SYS_process_madvise, rt->pidfd, iov, n, MADV_GUARD_INSTALL, 0);
             if (r > 0)
-                done = (size_t)r / rt->page_size;
+                done = (size_t)r / rt->guard_size;
             /* The top page of each slot (the fiber record and its first
              * frames) is written the moment the slot is used: populate
              * the whole batch in one call instead of a fault per fiber. */
             for (size_t i = 0; i < n; i++)
-                iov[i].iov_base = slots[i] + rt->stack_size - rt->page_size;
+                iov[i].iov_base = slots[i] + rt->slot_size - rt->page_size;
             syscall(SYS_process_madvise, rt->pidfd, iov, n, MADV_POPULATE_WRITE, 0);
         }
-        while (done < n && madvise(slots[done], rt->page_size, MADV_GUARD_INSTALL) == 0)
+        while (done < n && madvise(slots[done], rt->guard_size, MADV_GUARD_INSTALL) == 0)
             done++;
         if (done == n)
             return;
@@ -255,7 +274,7 @@ static void guard_batch(ringo__runtime_t *rt, ringo__worker_t *w, char **slots, 
     ringo__pthread_lock(&rt->stack_lock);
     for (; done < n; done++) {
         if (atomic_load(&rt->guard_mode) == RINGO__GUARD_MPROTECT) {
-            if (rt->mprotect_budget > 0 && mprotect(slots[done], rt->page_size, PROT_NONE) == 0) {
+            if (rt->mprotect_budget > 0 && mprotect(slots[done], rt->guard_size, PROT_NONE) == 0) {
                 rt->mprotect_budget--;
                 continue;
             }
@@ -272,8 +291,8 @@ static bool slot_guarded(const ringo__runtime_t *rt, const char *slot)
     size_t n = atomic_load_explicit(&rt->nchunks, memory_order_acquire);
     for (size_t i = n; i-- > 0;) {
         const struct ringo__stack_chunk *c = &rt->chunks[i];
-        if (slot >= c->base && slot < c->base + c->nslots * rt->stack_size)
-            return (size_t)(slot - c->base) / rt->stack_size < unguarded_from[i];
+        if (slot >= c->base && slot < c->base + c->nslots * rt->slot_size)
+            return (size_t)(slot - c->base) / rt->slot_size < unguarded_from[i];
     }
     return false;
 }
@@ -331,7 +350,7 @@ ringo__fiber_t *ringo__stack_get(ringo__runtime_t *rt, ringo__worker_t *w)
     else if (!(slot = refill(rt, w)))
         return NULL;
     ringo__fiber_t *f = slot_fiber(rt, slot);
-    char *lo = slot + rt->page_size;
+    char *lo = slot + rt->guard_size;
     RINGO_ASAN_UNPOISON(lo, (size_t)((char *)f - lo) + sizeof(*f));
     /* ThreadSanitizer's fiber contexts are costly: making and destroying
      * one per fiber costs about a millisecond a spawn (TSan's thread slots
@@ -424,10 +443,10 @@ size_t ringo__stacks_scavenge(ringo__runtime_t *rt)
     qsort(trim, n, sizeof(*trim), cmp_slot);
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
-        while (j < n && trim[j] == trim[j - 1] + rt->stack_size)
+        while (j < n && trim[j] == trim[j - 1] + rt->slot_size)
             j++;
-        char *lo = trim[i] + rt->page_size;
-        madvise(lo, (size_t)(trim[j - 1] + rt->stack_size - lo), MADV_DONTNEED);
+        char *lo = trim[i] + rt->guard_size;
+        madvise(lo, (size_t)(trim[j - 1] + rt->slot_size - lo), MADV_DONTNEED);
         i = j;
     }
 
@@ -448,12 +467,12 @@ ringo__fiber_t *ringo__stack_guard_owner(const void *addr)
     size_t n = atomic_load_explicit(&rt->nchunks, memory_order_acquire);
     for (size_t i = 0; i < n; i++) {
         const struct ringo__stack_chunk *c = &rt->chunks[i];
-        if (a < c->base || a >= c->base + c->nslots * rt->stack_size)
+        if (a < c->base || a >= c->base + c->nslots * rt->slot_size)
             continue;
-        size_t idx = (size_t)(a - c->base) / rt->stack_size;
-        char *slot = c->base + idx * rt->stack_size;
+        size_t idx = (size_t)(a - c->base) / rt->slot_size;
+        char *slot = c->base + idx * rt->slot_size;
         if (idx >= atomic_load_explicit(&c->carved, memory_order_acquire) ||
-            idx >= unguarded_from[i] || a >= slot + rt->page_size)
+            idx >= unguarded_from[i] || a >= slot + rt->guard_size)
             return NULL;
         return slot_fiber(rt, slot);
     }
@@ -470,7 +489,7 @@ void ringo__fibers_foreach(void (*fn)(ringo__fiber_t *f, void *arg), void *arg)
         const struct ringo__stack_chunk *c = &rt->chunks[i];
         size_t carved = atomic_load_explicit(&c->carved, memory_order_acquire);
         for (size_t j = 0; j < carved; j++) {
-            ringo__fiber_t *f = slot_fiber(rt, c->base + j * rt->stack_size);
+            ringo__fiber_t *f = slot_fiber(rt, c->base + j * rt->slot_size);
             int s = atomic_load_explicit(&f->state, memory_order_acquire);
             if (s != RINGO__FIBER_FREE && s != RINGO__FIBER_DEAD)
                 fn(f, arg);

@@ -25,17 +25,6 @@
 
 #define ARITY 4
 
-void ringo__spin_lock(ringo__spinlock_t *l)
-{
-    while (!ringo__spin_trylock(l)) {
-        for (int i = 0; i < 16; i++) {
-#if defined(__x86_64__)
-            __builtin_ia32_pause();
-#endif
-        }
-    }
-}
-
 static inline void heap_set(ringo__worker_t *w, int32_t i, ringo__timer_t *t)
 {
     w->heap[i] = t;

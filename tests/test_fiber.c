@@ -1,7 +1,9 @@
 /* Description: fibers. A million spawned fibers all run and the fiber count
  * returns to 1; ringo_go_copy gives each fiber its own arguments (the
  * loop-variable bug and its fix); ids are unique; ringo_exit ends only the
- * calling fiber; main's return abandons the rest (Go's main semantics) and a
+ * calling fiber, running the cleanup handlers of the frames it leaves
+ * (RINGO_DEFER_CANCEL cancels, a Once whose function exits counts as done);
+ * main's return abandons the rest (Go's main semantics) and a
  * second runtime starts clean after the first; plain threads may spawn;
  * misuse fails cleanly (-EBUSY, -EINVAL) or panics as Go would.
  */
@@ -175,6 +177,153 @@ static void test_exit(void **state)
     run_main(2, exit_main, NULL);
 }
 
+/* ---- ringo_exit runs the cleanups of the frames it leaves ------------------------------
+ * Go's Goexit runs the goroutine's deferred calls. ringo_exit used to end
+ * the fiber on the spot: RINGO_DEFER_CANCEL never cancelled (whoever waited
+ * on the context waited forever) and no cleanup handler ran. Now it unwinds
+ * the stack, innermost frame first, running each cleanup, and a cleanup
+ * may block like any fiber code. */
+
+static ringo_chan_t *exit_ctxs, *exit_steps;
+
+/* Blocks until main takes the step: an unbuffered send. */
+static void note_step(int *depth)
+{
+    ringo_chan_send(exit_steps, depth);
+}
+
+__attribute__((noinline)) static void exit_at_3(void)
+{
+    int mark __attribute__((cleanup(note_step))) = 3;
+    ringo_exit();
+}
+
+__attribute__((noinline)) static void exit_at_2(void)
+{
+    int mark __attribute__((cleanup(note_step))) = 2;
+    exit_at_3();
+}
+
+__attribute__((noinline)) static void exit_from_1(void)
+{
+    int mark __attribute__((cleanup(note_step))) = 1;
+    exit_at_2();
+}
+
+static void cancels_then_exits(void *arg)
+{
+    (void)arg;
+    ringo_ctx_t *ctx RINGO_DEFER_CANCEL = ringo_with_cancel(ringo_background());
+    ringo_ctx_t *ref = ringo_ctx_ref(ctx);
+    ringo_chan_send(exit_ctxs, &ref);
+    exit_from_1();
+}
+
+static void defer_cancel_main(void *arg)
+{
+    (void)arg;
+    exit_ctxs = ringo_chan_make(sizeof(ringo_ctx_t *), 0);
+    exit_steps = ringo_chan_make(sizeof(int), 0);
+    long rounds = iters(1000);
+    for (long r = 0; r < rounds; r++) {
+        assert_int_equal(ringo_go(cancels_then_exits, NULL), 0);
+        ringo_ctx_t *ctx = NULL;
+        assert_true(ringo_chan_recv(exit_ctxs, &ctx));
+        assert_int_equal(ringo_ctx_err(ctx), 0);
+        for (int want = 3; want >= 1; want--) {
+            int step = 0;
+            assert_true(ringo_chan_recv(exit_steps, &step));
+            assert_int_equal(step, want);
+        }
+        assert_false(ringo_chan_recv(ringo_ctx_done(ctx), NULL));
+        assert_int_equal(ringo_ctx_err(ctx), -ECANCELED);
+        ringo_ctx_unref(ctx);
+    }
+    wait_fibers(1);
+    ringo_chan_unref(exit_ctxs);
+    ringo_chan_unref(exit_steps);
+}
+
+static void test_exit_runs_defer_cancel(void **state)
+{
+    (void)state;
+    run_checked(2, defer_cancel_main, NULL);
+}
+
+/* ringo_exit inside ringo_once_do's function left the Once locked and not
+ * done: every later caller blocked forever. Go's Once counts a Goexit in f
+ * as f having returned: later calls return at once without calling f, and
+ * callers already waiting are let go. */
+
+#define ONCE_WAITERS 4
+
+static ringo_chan_t *once_go, *once_who, *once_done;
+
+static void once_fn_exits(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&counter, 1);
+    int go = 0;
+    ringo_chan_recv(once_go, &go);
+    ringo_exit();
+}
+
+static void once_fn_counts(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&counter, 1000);
+}
+
+static void exits_in_once(void *arg)
+{
+    ringo_once_do(arg, once_fn_exits, NULL);
+    CHECK(!"ringo_once_do returned to a fiber that called ringo_exit");
+}
+
+static void waits_on_once(void *arg)
+{
+    report_self(once_who);
+    ringo_once_do(arg, once_fn_counts, NULL);
+    signal_done(once_done);
+}
+
+static void exit_once_main(void *arg)
+{
+    (void)arg;
+    once_go = ringo_chan_make(sizeof(int), 0);
+    once_who = ringo_chan_make(sizeof(ringo__fiber_t *), ONCE_WAITERS);
+    once_done = ringo_chan_make(sizeof(int), ONCE_WAITERS);
+    long rounds = iters(500);
+    for (long r = 0; r < rounds; r++) {
+        ringo_once_t once = {0};
+        atomic_store(&counter, 0);
+        assert_int_equal(ringo_go(exits_in_once, &once), 0);
+        while (atomic_load(&counter) < 1)
+            ringo_yield();
+        /* The function is running; these block in ringo_once_do. */
+        for (int i = 0; i < ONCE_WAITERS; i++)
+            assert_int_equal(ringo_go(waits_on_once, &once), 0);
+        for (int i = 0; i < ONCE_WAITERS; i++)
+            wait_parked(await_report(once_who));
+        int go = 1;
+        ringo_chan_send(once_go, &go);
+        await_done(once_done, ONCE_WAITERS);
+        /* And later callers return at once. */
+        ringo_once_do(&once, once_fn_counts, NULL);
+        assert_int_equal(atomic_load(&counter), 1);
+        wait_fibers(1);
+    }
+    ringo_chan_unref(once_go);
+    ringo_chan_unref(once_who);
+    ringo_chan_unref(once_done);
+}
+
+static void test_exit_inside_once_marks_it_done(void **state)
+{
+    (void)state;
+    run_checked(2, exit_once_main, NULL);
+}
+
 /* ---- main's return abandons the others; a second runtime starts clean ---------------- */
 
 static void forever(void *arg)
@@ -325,11 +474,13 @@ int main(void)
         cmocka_unit_test(test_go_copy),
         cmocka_unit_test(test_fiber_ids),
         cmocka_unit_test(test_exit),
+        cmocka_unit_test(test_exit_runs_defer_cancel),
         cmocka_unit_test(test_abandon_and_rerun),
         cmocka_unit_test(test_run_errors),
         cmocka_unit_test(test_go_without_runtime_panics),
         cmocka_unit_test(test_spawn_from_plain_thread),
         cmocka_unit_test(test_stack_contents_survive_migration),
+        cmocka_unit_test(test_exit_inside_once_marks_it_done),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,9 +22,20 @@ extern "C" {
 typedef struct ringo_config {
     unsigned workers;      /* 0: one per allowed core (hwloc); env RINGO_WORKERS overrides */
     bool     no_pin;       /* true: don't pin workers to cores */
-    size_t   stack_size;   /* fiber stack, virtual, guard page included; 0: 64 KiB */
+    size_t   stack_size;   /* each fiber's stack; 0: 64 KiB (see below) */
     unsigned ring_entries; /* SQ entries per worker ring; 0: 256 */
 } ringo_config_t;
+
+/* Fiber stacks. Each fiber gets stack_size bytes (64 KiB unless configured,
+ * 16 KiB to 1 GiB, rounded up to pages), less a few hundred bytes for the
+ * fiber's own record: reserved address space, of which only the pages the
+ * fiber touches are ever resident (a parked fiber costs about one page).
+ * They never grow: a 64 KiB stack does not hold a 64 KiB local array.
+ * Below each stack lies a 64 KiB guard that costs no memory; a fiber that
+ * runs past its stack dies with "ringo: fatal: stack overflow in fiber N
+ * (created at file:line by fn)" and the fiber dump. A frame of up to 64 KiB
+ * is always caught; larger ones are caught in code compiled with
+ * -fstack-clash-protection, which ringo.pc's Cflags add. */
 
 /* Runs main_fn(arg) as the first fiber on a fresh runtime and returns when it
  * returns. Like Go's main: every other fiber is then abandoned (it never runs
@@ -64,7 +75,15 @@ RINGO_API int ringo_go_copy_at(void (*fn)(void *), const void *arg, size_t size,
 RINGO_API void ringo_yield(void);
 
 /* Ends the calling fiber (runtime.Goexit). From main, main ends but the
- * program goes on with the other fibers, as in Go. */
+ * program goes on with the other fibers, as in Go.
+ * Like Go's deferred calls, the cleanup handlers of the frames it leaves
+ * run first, innermost first: __attribute__((cleanup)) variables, such as
+ * RINGO_DEFER_CANCEL's, and ringo_once_do, whose function then counts as
+ * having returned. The stack is unwound as pthread_exit unwinds a thread
+ * (libgcc's forced unwind), so a frame's cleanups run only if its code was
+ * compiled with -fexceptions (ringo.pc's Cflags add it); frames compiled
+ * without it are left without theirs. A cleanup may block. In C++, a
+ * catch (...) on the way must rethrow. */
 RINGO_API _Noreturn void ringo_exit(void);
 
 /* The calling fiber's id (1 is main); 0 outside a fiber. */
