@@ -84,6 +84,8 @@ static void workload(void *arg)
     ringo_ticker_t *tk = ringo_ticker_new(RINGO_MICROSECOND * 100);
     CHECK(ringo_chan_recv(ringo_ticker_chan(tk), NULL));
     ringo_ticker_stop(tk);
+    ringo_ticker_stop(tk);          /* idempotent, as in Go */
+    ringo_ticker_free(tk);
 
     /* Contexts: a tree, a deadline that fires, one cancelled first, an
      * AfterFunc that runs and one stopped. */
