@@ -115,6 +115,7 @@ static void workload(void *arg)
     for (int i = 0; i < 100; i++)
         ringo_pool_put(&pool, ringo_pool_get(&pool));
     ringo_pool_drain(&pool);
+    ringo_pool_free(&pool);
     ringo_sem_t sem;
     ringo_sem_init(&sem, 2);
     CHECK(ringo_sem_acquire(NULL, &sem, 2) == 0);
