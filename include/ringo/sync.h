@@ -69,9 +69,23 @@ RINGO_API void ringo_sem_release(ringo_sem_t *s, int64_t n);
 /* ---- Map (sync.Map): keys are byte strings, copied; values are pointers the
  * map does not own (free_value, if set, is called for values the map drops
  * on delete, overwrite and ringo_map_free). Built for read-mostly use: loads
- * take no lock. ---- */
+ * take no lock.
+ *
+ * A key is klen bytes at key; klen 0 is the empty key, a key like any
+ * other, and key may then be NULL.
+ *
+ * Out of memory: ringo_map_new returns NULL. A store that cannot allocate
+ * its entry ends the program with "ringo: fatal: out of memory ...", as Go
+ * does (these calls have no error to return); a table that cannot grow
+ * just stays smaller.
+ *
+ * Freed handles: in builds with assertions on (no NDEBUG), using a map
+ * after ringo_map_free panics at the use ("ringo_map_load: use of a freed
+ * map"); without them it is undefined, as with any freed pointer. ---- */
 typedef struct ringo_map ringo_map_t;
+/* NULL only when memory ran out. */
 RINGO_API ringo_map_t *ringo_map_new(void (*free_value)(void *));
+/* true if the key is present (*value = its value; value may be NULL). */
 RINGO_API bool ringo_map_load(ringo_map_t *m, const void *key, size_t klen, void **value);
 RINGO_API void ringo_map_store(ringo_map_t *m, const void *key, size_t klen, void *value);
 /* true if the key was present (*actual = its value, value not stored). */
@@ -85,6 +99,8 @@ RINGO_API void ringo_map_delete(ringo_map_t *m, const void *key, size_t klen);
 RINGO_API void ringo_map_range(ringo_map_t *m,
                                bool (*fn)(const void *key, size_t klen, void *value, void *arg),
                                void *arg);
+/* Frees the map and, with free_value, every value in it. NULL is a no-op.
+ * No other call on m may be running or follow. */
 RINGO_API void ringo_map_free(ringo_map_t *m);
 
 /* ---- Pool (sync.Pool): per-worker private slot and shared list, plus a
