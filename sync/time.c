@@ -26,9 +26,9 @@
  * timer's sendLock the same way), which is what makes a Stop or Reset that
  * took the lock after it see the value, and one before it stop it. Lock
  * order: t->lock, then its channel's lock (the send or the drain) or the
- * heap's timer_lock (ringo__timer_add / ringo__timer_del). The fire's
+ * heap's timer_lock (ringo__timer_add / ringo__timer_del). The record's
  * heap_index and heap fields belong to the heap's timer_lock: this file
- * reads only t->t.heap, with an atomic load. ringo_timer_free and
+ * reads only t->t.heap, with an atomic load (in_heap). ringo_timer_free and
  * ringo_ticker_free wait out a fire in progress (ringo__timer_del_sync)
  * before freeing.
  *
