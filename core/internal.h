@@ -19,7 +19,8 @@
  * Lock order (outermost first); no other nesting exists:
  *   sync/: channel locks (several only in select, in address order)
  *          > nothing: select drops them before arming timers or polls
- *   sync/: a ringo_timer's lock > w->timer_lock
+ *   sync/: a ringo_timer's lock > its channel's lock, w->timer_lock (a
+ *          timer's fire sends, and wakes the receiver, under it: time.c)
  *   rt->stack_lock  >  nothing      (stack pool, chunk table)
  *   rt->global_lock >  nothing      (global run queue)
  *   w->timer_lock   >  nothing      (one worker's timer heap)

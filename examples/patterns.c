@@ -14,7 +14,7 @@
  *   defer cancel() ... cancel()          ringo_with_cancel(...); an early
  *                                        ringo_cancel(ctx) is fine: cancel
  *                                        is idempotent and frees nothing
- *   ticker := time.NewTicker(d)        ringo_ticker_new(d) ... ringo_ticker_stop
+ *   ticker := time.NewTicker(d)        ringo_ticker_new(d) ... ringo_ticker_free
  *   case <-ticker.C:                   RINGO_RECV(ringo_ticker_chan(t), &when)
  *
  * Ownership: a fiber that may outlive the call that started it (a
@@ -442,7 +442,7 @@ static int rate_limited(ringo_ctx_t *ctx, int ntasks, ringo_duration_t every, ri
         struct rate_args a = {n, ringo_chan_ref(started)};
         check(ringo_go_copy(rate_task, &a, sizeof a) == 0, "ringo_go_copy");   /* go process(task) */
     }
-    ringo_ticker_stop(ticker);          /* defer ticker.Stop() */
+    ringo_ticker_free(ticker);          /* defer ticker.Stop(); no GC frees it */
     return n;
 }
 

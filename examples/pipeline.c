@@ -15,7 +15,8 @@
  *                                   receive = release
  *   time.NewTicker(d) / <-t.C       ringo_ticker_new(d) /
  *                                   ringo_chan_recv(ringo_ticker_chan(t), &now)
- *   defer ticker.Stop()             ringo_ticker_stop(t)
+ *   defer ticker.Stop()             ringo_ticker_free(t) (stops it; no GC
+ *                                   frees it)
  *
  * Reference counting is the C stand-in for Go's garbage collector: whoever
  * hands a channel to a fiber that may outlive it takes a reference for that
@@ -311,7 +312,7 @@ static void rate_limit(void)
         struct rate_args a = {t, ringo_chan_ref(results)};
         ringo_go_copy(rate_task, &a, sizeof a);
     }
-    ringo_ticker_stop(ticker);
+    ringo_ticker_free(ticker);
 
     int64_t last = start;
     for (int t = 0; t < RATE_TASKS; t++) {

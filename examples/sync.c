@@ -9,7 +9,8 @@
  *   once.Do(f)                    ringo_once_do(&once, f, arg)
  *   sync.Map Store/Load/Delete    ringo_map_store / _load / _delete / _range
  *   sync.Pool{New: ...}           ringo_pool_t{.new_fn, .free_fn}; get / put;
- *                                 ringo_pool_drain frees what is left (no GC)
+ *                                 ringo_pool_free frees what is left and
+ *                                 releases the pool (no GC)
  *   sync.Cond Wait/Broadcast      ringo_cond_wait(&c, &mu) / ringo_cond_broadcast
  *   semaphore.NewWeighted(n)      ringo_sem_init(&s, n); ringo_sem_acquire(ctx, &s, w)
  *
@@ -458,8 +459,8 @@ static void pool(void)
     printf("pool: %d uses of a buffer needed %d allocations\n", POOL_ROUNDS * POOL_FIBERS, made);
     check(atomic_load(&bad) == 0, "a pooled buffer is never shared and comes back clean");
     check(made >= 1 && made < POOL_ROUNDS * POOL_FIBERS, "buffers were reused");
-    ringo_pool_drain(&buf_pool);        /* no GC: free what the pool still holds */
-    check(atomic_load(&bufs_freed) == made, "drain freed every buffer");
+    ringo_pool_free(&buf_pool);         /* no GC: free what the pool still holds */
+    check(atomic_load(&bufs_freed) == made, "ringo_pool_free freed every buffer");
 }
 
 /* ---- Cond: broadcast a start signal ----------------------------------------------------------- */

@@ -19,7 +19,15 @@
  * drops (overwrite, delete, free) - at once: with free_value set, a value
  * some fiber loaded must not be deleted under it (as with any pointer).
  *
+ * Keys are byte strings of any length, zero included: the empty key (klen
+ * 0, key then may be NULL) is one key like any other, and no key bytes are
+ * ever read or copied for it.
+ *
  * Lock: wlock (a spinlock) protects everything but the lock-free read path.
+ *
+ * Handles: m->magic is MAP_LIVE from ringo_map_new until ringo_map_free;
+ * debug builds (assertions on) check it in every public entry point and
+ * poison a freed map, so a stale handle panics at its use.
  */
 #include "waitq.h"
 
@@ -27,6 +35,7 @@
 #include <string.h>
 
 #define MIN_BUCKETS 16
+#define MAP_LIVE 0x5a11ab1eu
 
 struct node {
     struct node *_Atomic next;
@@ -58,10 +67,29 @@ struct ringo_map {
     void (*free_value)(void *);
     _Atomic uint64_t epoch;
     _Atomic int ranging;
+    uint32_t magic;             /* MAP_LIVE until freed (written only then) */
     struct retired *retired;    /* wlock */
     size_t nretired, retired_cap;
     struct slot slots[RINGO__MAX_WORKERS];
 };
+
+/* A use of a freed map panics here in debug builds, at the use. */
+static inline void check_live(const ringo_map_t *m, const char *what)
+{
+#ifndef NDEBUG
+    if (m && m->magic != MAP_LIVE)
+        ringo_panic("%s: use of a freed map (%p)", what, (const void *)m);
+#else
+    (void)m;
+    (void)what;
+#endif
+}
+
+/* Key equality; an empty key's pointer may be NULL, so it is never read. */
+static inline bool key_equal(const struct node *n, uint64_t h, const void *key, size_t klen)
+{
+    return n->hash == h && n->klen == klen && (klen == 0 || memcmp(n->key, key, klen) == 0);
+}
 
 static uint64_t hash_bytes(const void *p, size_t n)
 {
@@ -91,6 +119,7 @@ ringo_map_t *ringo_map_new(void (*free_value)(void *))
         return NULL;
     memset(m, 0, sizeof(*m));
     m->free_value = free_value;
+    m->magic = MAP_LIVE;
     atomic_store(&m->epoch, 1);
     struct table *t = table_new(MIN_BUCKETS);
     if (!t) {
@@ -161,7 +190,7 @@ static struct node *find(struct table *t, uint64_t h, const void *key, size_t kl
     struct node *n = atomic_load_explicit(&t->buckets[h & (t->nbuckets - 1)], memory_order_acquire);
     for (; n; n = atomic_load_explicit(&n->next, memory_order_acquire)) {
         RINGO_RACE_ACQUIRE(n);
-        if (n->hash == h && n->klen == klen && memcmp(n->key, key, klen) == 0)
+        if (key_equal(n, h, key, klen))
             return n;
     }
     return NULL;
@@ -169,6 +198,7 @@ static struct node *find(struct table *t, uint64_t h, const void *key, size_t kl
 
 bool ringo_map_load(ringo_map_t *m, const void *key, size_t klen, void **value)
 {
+    check_live(m, "ringo_map_load");
     uint64_t h = hash_bytes(key, klen);
     ringo__worker_t *w = ringo__self();
     struct node *n;
@@ -239,7 +269,8 @@ static struct node *insert(ringo_map_t *m, uint64_t h, const void *key, size_t k
         ringo__throw("out of memory storing into a map");
     n->hash = h;
     n->klen = klen;
-    memcpy(n->key, key, klen);
+    if (klen)
+        memcpy(n->key, key, klen);
     atomic_store_explicit(&n->value, value, memory_order_relaxed);
     RINGO_RACE_RELEASE(n);
     size_t i = h & (t->nbuckets - 1);
@@ -256,7 +287,7 @@ static bool unlink_key(ringo_map_t *m, uint64_t h, const void *key, size_t klen,
     struct table *t = atomic_load(&m->table);
     struct node *_Atomic *pp = &t->buckets[h & (t->nbuckets - 1)];
     for (struct node *n; (n = atomic_load(pp)); pp = &n->next) {
-        if (n->hash == h && n->klen == klen && memcmp(n->key, key, klen) == 0) {
+        if (key_equal(n, h, key, klen)) {
             atomic_store_explicit(pp, atomic_load(&n->next), memory_order_release);
             *value = atomic_load(&n->value);
             m->count--;
@@ -269,6 +300,7 @@ static bool unlink_key(ringo_map_t *m, uint64_t h, const void *key, size_t klen,
 
 void ringo_map_store(ringo_map_t *m, const void *key, size_t klen, void *value)
 {
+    check_live(m, "ringo_map_store");
     uint64_t h = hash_bytes(key, klen);
     void *old = NULL;
     bool had = false;
@@ -288,6 +320,7 @@ void ringo_map_store(ringo_map_t *m, const void *key, size_t klen, void *value)
 
 bool ringo_map_load_or_store(ringo_map_t *m, const void *key, size_t klen, void *value, void **actual)
 {
+    check_live(m, "ringo_map_load_or_store");
     void *v;
     if (ringo_map_load(m, key, klen, &v)) {
         if (actual)
@@ -309,6 +342,7 @@ bool ringo_map_load_or_store(ringo_map_t *m, const void *key, size_t klen, void 
 
 bool ringo_map_load_and_delete(ringo_map_t *m, const void *key, size_t klen, void **value)
 {
+    check_live(m, "ringo_map_load_and_delete");
     uint64_t h = hash_bytes(key, klen);
     void *v = NULL;
     map_lock(m);
@@ -321,6 +355,7 @@ bool ringo_map_load_and_delete(ringo_map_t *m, const void *key, size_t klen, voi
 
 void ringo_map_delete(ringo_map_t *m, const void *key, size_t klen)
 {
+    check_live(m, "ringo_map_delete");
     void *v;
     if (ringo_map_load_and_delete(m, key, klen, &v) && m->free_value)
         m->free_value(v);
@@ -329,6 +364,7 @@ void ringo_map_delete(ringo_map_t *m, const void *key, size_t klen)
 void ringo_map_range(ringo_map_t *m, bool (*fn)(const void *key, size_t klen, void *value, void *arg),
                      void *arg)
 {
+    check_live(m, "ringo_map_range");
     /* The callback may switch fibers or write to the map: pin the nodes
      * (no frees while ranging) and walk the table current at the start. */
     map_lock(m);
@@ -350,6 +386,7 @@ void ringo_map_free(ringo_map_t *m)
 {
     if (!m)
         return;
+    check_live(m, "ringo_map_free");
     struct table *t = atomic_load(&m->table);
     for (size_t b = 0; b < t->nbuckets; b++)
         for (struct node *n = atomic_load(&t->buckets[b]), *nx; n; n = nx) {
@@ -362,5 +399,11 @@ void ringo_map_free(ringo_map_t *m)
     for (size_t i = 0; i < m->nretired; i++)
         ringo__free(m->retired[i].ptr);
     ringo__free(m->retired);
+#ifndef NDEBUG
+    /* Magic too: a stale handle panics. The barrier keeps the compiler from
+     * dropping a store to memory about to be freed. */
+    memset(m, 0xdb, sizeof(*m));
+    __asm__ volatile("" : : "r"(m) : "memory");
+#endif
     ringo__free(m);
 }

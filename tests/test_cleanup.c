@@ -84,6 +84,8 @@ static void workload(void *arg)
     ringo_ticker_t *tk = ringo_ticker_new(RINGO_MICROSECOND * 100);
     CHECK(ringo_chan_recv(ringo_ticker_chan(tk), NULL));
     ringo_ticker_stop(tk);
+    ringo_ticker_stop(tk);          /* idempotent, as in Go */
+    ringo_ticker_free(tk);
 
     /* Contexts: a tree, a deadline that fires, one cancelled first, an
      * AfterFunc that runs and one stopped. */
@@ -116,6 +118,7 @@ static void workload(void *arg)
     for (int i = 0; i < 100; i++)
         ringo_pool_put(&pool, ringo_pool_get(&pool));
     ringo_pool_drain(&pool);
+    ringo_pool_free(&pool);
     ringo_sem_t sem;
     ringo_sem_init(&sem, 2);
     CHECK(ringo_sem_acquire(NULL, &sem, 2) == 0);

@@ -15,6 +15,12 @@
  * them, and a fiber may load a value another fiber's delete is dropping
  * (with real allocations that would be a use-after-free in the test). Fibers
  * other than main count failures with CHECK; each test asserts none.
+ *
+ * Regression: the empty key given as (NULL, 0) passed NULL to memcmp and
+ * memcpy, undefined behaviour that UBSan reports
+ * (test_empty_key_null_pointer, on two workers). In builds with assertions
+ * on, a map used after ringo_map_free panics at the use
+ * (test_freed_map_use_panics).
  */
 #include "common.h"
 
@@ -763,6 +769,130 @@ static void test_concurrent_stress(void **state)
     run_checked(2, stress_main, NULL);
 }
 
+/* ---- the empty key as (NULL, 0) ------------------------------------------------------------------ */
+
+struct empty_key {
+    ringo_map_t *m;
+    long n;
+    ringo_chan_t *done;
+};
+
+static bool count_entries(const void *key, size_t klen, void *value, void *arg)
+{
+    (void)key;
+    (void)value;
+    if (klen == 0)
+        (*(long *)arg)++;
+    return true;
+}
+
+/* Every operation with key NULL, klen 0, while other keys churn beside it
+ * so that the empty key's chain holds other nodes to compare against. */
+static void empty_key_fiber(void *arg)
+{
+    struct empty_key *e = arg;
+    uint64_t me = ringo_fiber_id();
+    for (long i = 0; i < e->n; i++) {
+        uint64_t k = me * 1000003u + (uint64_t)i;
+        ringo_map_store(e->m, &k, sizeof(k), VAL(2));
+        void *v = NULL;
+        CHECK(ringo_map_load(e->m, NULL, 0, &v));
+        CHECK(v == VAL(1) || v == VAL(3));
+        void *actual = NULL;
+        CHECK(ringo_map_load_or_store(e->m, NULL, 0, VAL(3), &actual));
+        CHECK(actual == VAL(1) || actual == VAL(3));
+        ringo_map_store(e->m, NULL, 0, (i & 1) ? VAL(1) : VAL(3));
+        CHECK(ringo_map_load(e->m, "", 0, &v));         /* the same key */
+        ringo_map_delete(e->m, &k, sizeof(k));
+        if (i % 16 == 0)
+            ringo_yield();
+    }
+    signal_done(e->done);
+}
+
+static void empty_key_main(void *arg)
+{
+    (void)arg;
+    ringo_map_t *m = ringo_map_new(NULL);
+    assert_non_null(m);
+    void *v = VAL(9);
+    assert_false(ringo_map_load(m, NULL, 0, &v));
+    assert_null(v);
+    assert_false(ringo_map_load_and_delete(m, NULL, 0, &v));
+    ringo_map_delete(m, NULL, 0);
+    assert_false(ringo_map_load_or_store(m, NULL, 0, VAL(1), &v));
+    assert_ptr_equal(v, VAL(1));
+    ringo_map_store(m, "a", 1, VAL(2));
+    assert_true(ringo_map_load(m, NULL, 0, &v));
+    assert_ptr_equal(v, VAL(1));
+
+    enum { FIBERS = 4 };
+    struct empty_key e = {m, iters(2000), ringo_chan_make(sizeof(int), FIBERS)};
+    for (int i = 0; i < FIBERS; i++)
+        assert_int_equal(ringo_go(empty_key_fiber, &e), 0);
+    await_done(e.done, FIBERS);
+
+    long empties = 0;
+    ringo_map_range(m, count_entries, &empties);
+    assert_int_equal(empties, 1);
+    assert_true(ringo_map_load_and_delete(m, NULL, 0, &v));
+    assert_true(v == VAL(1) || v == VAL(3));
+    assert_false(ringo_map_load(m, NULL, 0, &v));
+    ringo_map_free(m);
+    ringo_chan_unref(e.done);
+}
+
+static void test_empty_key_null_pointer(void **state)
+{
+    (void)state;
+    run_checked(2, empty_key_main, NULL);
+}
+
+/* ---- freed handles (builds with assertions on) -------------------------------------------------- */
+
+static void freed_map_main(void *arg)
+{
+    (void)arg;
+    ringo_map_t *m = ringo_map_new(NULL);
+    ringo_map_store(m, "k", 1, VAL(1));
+    ringo_map_free(m);
+    ringo_map_load(m, "k", 1, NULL);
+}
+
+static void freed_map_child(void)
+{
+    run_main(2, freed_map_main, NULL);
+}
+
+static void freed_map_twice_main(void *arg)
+{
+    (void)arg;
+    ringo_map_t *m = ringo_map_new(NULL);
+    ringo_map_free(m);
+    ringo_map_free(m);
+}
+
+static void freed_map_twice_child(void)
+{
+    run_main(2, freed_map_twice_main, NULL);
+}
+
+/* A stale handle fails loudly at its use. Only where it applies: with
+ * assertions on, and not under a tool that itself reports the read of
+ * freed memory (ASan, memcheck). */
+static void test_freed_map_use_panics(void **state)
+{
+    (void)state;
+#if defined(NDEBUG) || defined(RINGO_ASAN)
+    skip();
+#else
+    if (ringo__on_valgrind())
+        skip();
+    death_test(freed_map_child, "ringo_map_load: use of a freed map");
+    death_test(freed_map_twice_child, "ringo_map_free: use of a freed map");
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -772,6 +902,8 @@ int main(void)
         cmocka_unit_test(test_range_nested_call),
         cmocka_unit_test(test_concurrent_range),
         cmocka_unit_test(test_concurrent_stress),
+        cmocka_unit_test(test_empty_key_null_pointer),
+        cmocka_unit_test(test_freed_map_use_panics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,7 +9,16 @@
  * never handing one object to two fibers at once; ringo_pool_drain frees
  * every pooled object with free_fn (created - frees == objects the test
  * holds), and at the end every object created was freed (no leaks under
- * ASan).
+ * ASan); ringo_pool_free releases a pool, which is usable again after it.
+ *
+ * Regressions: a pool whose storage ended (on a fiber's stack, or freed)
+ * crashed the program at the next aging, which called free_fn through the
+ * pool's own memory (test_pool_storage_ends_then_aging); ringo_pool_drain
+ * freed the pool's state under concurrent gets and puts
+ * (test_pool_drain_races_get_put); aging called free_fn under the global
+ * pools lock, so a free_fn that used a new pool deadlocked
+ * (test_pool_aging_free_fn_may_use_pools). Aging is driven by calling the
+ * monitor's periodic hook directly, not by waiting for it.
  *
  * The runtime may age the pool at any time (its victim generation), freeing
  * idle objects with free_fn: the counts below allow for that. Fibers other
@@ -140,6 +149,13 @@ static void basics_main(void *arg)
     ringo_pool_drain(&p);
     assert_int_equal(atomic_load(&freed), 4);
     assert_int_equal(atomic_load(&created), 4);
+    ringo_pool_free(&bare);
+    /* Released and usable again: it starts empty. */
+    give_back(&p, take(ringo_pool_get(&p)));
+    ringo_pool_free(&p);
+    assert_int_equal(atomic_load(&freed), 5);
+    assert_int_equal(atomic_load(&created), 5);
+    ringo_pool_free(&p);                    /* twice: harmless */
 }
 
 static void test_basics(void **state)
@@ -217,7 +233,7 @@ static void handoff_main(void *arg)
     if (!crossed)
         fprintf(stderr, "pool handoff: the getter never ran on the other worker; "
                         "cross-worker check not exercised\n");
-    ringo_pool_drain(&p);
+    ringo_pool_free(&p);
     assert_int_equal(atomic_load(&freed), atomic_load(&created));
     ringo_chan_unref(result);
 }
@@ -283,7 +299,7 @@ static void stress_main(void *arg)
      * object sits in another worker's private slot or was aged out. */
     if (c * 10 > g)
         fail_msg("new_fn ran %ld times for %ld gets", c, g);
-    ringo_pool_drain(&p);
+    ringo_pool_free(&p);
     assert_int_equal(atomic_load(&freed), c);
     ringo_chan_unref(finished);
 }
@@ -364,6 +380,7 @@ static void drain_main(void *arg)
     /* Draining an empty pool is harmless. */
     ringo_pool_drain(&p);
     assert_int_equal(atomic_load(&freed), atomic_load(&created));
+    ringo_pool_free(&p);
     ringo_chan_unref(ready);
     ringo_chan_unref(release);
     ringo_chan_unref(finished);
@@ -375,6 +392,235 @@ static void test_drain(void **state)
     run_checked(2, drain_main, NULL);
 }
 
+/* ---- a pool's storage ends; aging; teardown ---------------------------------------------------- */
+
+/* One aging pass, as the monitor runs it every few seconds. */
+static void age_pools(void)
+{
+    void (*hook)(void) = atomic_load(&ringo__periodic_hook);
+    assert_non_null(hook);
+    hook();
+}
+
+struct scoped {
+    ringo_pool_t *heap_pool;    /* NULL: the pool lives on the fiber's stack */
+    ringo_chan_t *done;
+};
+
+/* Fills a pool from both workers (yields move the fiber), then lets its
+ * storage end without ringo_pool_free: the stack frame returns, the heap
+ * block is freed; both are scribbled on first, as reused memory would be. */
+static void scoped_user(void *arg)
+{
+    struct scoped *sc = arg;
+    ringo_pool_t stack_pool = {.new_fn = new_obj, .free_fn = free_obj};
+    ringo_pool_t *p = sc->heap_pool ? sc->heap_pool : &stack_pool;
+    struct obj *held[40];
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < 40; i++)
+            held[i] = take(ringo_pool_get(p));
+        for (int i = 0; i < 40; i++) {
+            give_back(p, held[i]);
+            if (i % 8 == 0)
+                ringo_yield();
+        }
+    }
+    memset(p, 0xa5, sizeof(*p));
+    if (sc->heap_pool)
+        free(sc->heap_pool);
+    signal_done(sc->done);
+}
+
+static void storage_ends_main(void *arg)
+{
+    (void)arg;
+    reset_counts();
+    ringo_chan_t *done = ringo_chan_make(sizeof(int), 1);
+    struct scoped on_stack = {NULL, done};
+    assert_int_equal(ringo_go(scoped_user, &on_stack), 0);
+    await_done(done, 1);
+    ringo_pool_t *hp = malloc(sizeof(*hp));
+    *hp = (ringo_pool_t){.new_fn = new_obj, .free_fn = free_obj};
+    struct scoped on_heap = {hp, done};
+    assert_int_equal(ringo_go(scoped_user, &on_heap), 0);
+    await_done(done, 1);
+    /* Reuse the dead fiber's stack, then age: the first pass makes every
+     * cached object a victim, the second frees them, through the runtime's
+     * own records only. */
+    assert_int_equal(ringo_go(scoped_user, &on_stack), 0);
+    await_done(done, 1);
+    assert_true(atomic_load(&created) > 0);
+    age_pools();
+    age_pools();
+    assert_int_equal(atomic_load(&freed), atomic_load(&created));
+    age_pools();
+    ringo_chan_unref(done);
+}
+
+static void test_pool_storage_ends_then_aging(void **state)
+{
+    (void)state;
+    run_checked(2, storage_ends_main, NULL);
+}
+
+/* ---- drain and aging racing get/put on two workers -------------------------------------------------- */
+
+struct churn {
+    ringo_pool_t *p;
+    long n;
+    atomic_int *stop;
+    ringo_chan_t *finished;
+};
+
+static void churn_fiber(void *arg)
+{
+    struct churn c = *(struct churn *)arg;
+    for (long i = 0; i < c.n; i++) {
+        struct obj *o = take(ringo_pool_get(c.p));
+        if (!o)
+            continue;
+        if (i % 5 == 0)
+            ringo_yield();
+        give_back(c.p, o);
+    }
+    signal_done(c.finished);
+}
+
+static void drainer_fiber(void *arg)
+{
+    struct churn c = *(struct churn *)arg;
+    for (long i = 0; !atomic_load(c.stop); i++) {
+        if (i % 4 == 3)
+            age_pools();
+        else
+            ringo_pool_drain(c.p);
+        ringo_yield();
+    }
+    signal_done(c.finished);
+}
+
+/* Drains (and agings) while fibers on both workers get and put: every
+ * object is handed to one fiber at a time, freed only when nobody holds it
+ * (free_obj checks), and all are freed at the end; ASan and TSan watch the
+ * pool's own state, which drain used to free under the getters. */
+static void drain_race_main(void *arg)
+{
+    (void)arg;
+    reset_counts();
+    ringo_pool_t p = {.new_fn = new_obj, .free_fn = free_obj};
+    ringo_chan_t *finished = ringo_chan_make(sizeof(int), NFIB + 2);
+    atomic_int stop = 0;
+    struct churn c = {&p, iters(20000) / NFIB, &stop, finished};
+    ringo_pool_put(&p, new_obj());          /* the state exists before the drainers start */
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(ringo_go_copy(drainer_fiber, &c, sizeof(c)), 0);
+    for (int i = 0; i < NFIB; i++)
+        assert_int_equal(ringo_go_copy(churn_fiber, &c, sizeof(c)), 0);
+    await_done(finished, NFIB);
+    atomic_store(&stop, 1);
+    await_done(finished, 2);
+    ringo_pool_free(&p);
+    assert_int_equal(atomic_load(&freed), atomic_load(&created));
+    ringo_chan_unref(finished);
+}
+
+static void test_pool_drain_races_get_put(void **state)
+{
+    (void)state;
+    run_checked(2, drain_race_main, NULL);
+}
+
+/* Short-lived pools on fiber stacks, torn down with ringo_pool_free while
+ * another fiber ages all pools from the other worker. */
+static void short_lived(void *arg)
+{
+    struct churn c = *(struct churn *)arg;
+    for (long r = 0; r < c.n; r++) {
+        ringo_pool_t p = {.new_fn = new_obj, .free_fn = free_obj};
+        struct obj *a = take(ringo_pool_get(&p)), *b = take(ringo_pool_get(&p));
+        give_back(&p, a);
+        ringo_yield();
+        give_back(&p, b);
+        ringo_pool_free(&p);
+    }
+    signal_done(c.finished);
+}
+
+static void ager(void *arg)
+{
+    struct churn c = *(struct churn *)arg;
+    while (!atomic_load(c.stop)) {
+        age_pools();
+        ringo_yield();
+    }
+    signal_done(c.finished);
+}
+
+static void teardown_main(void *arg)
+{
+    (void)arg;
+    reset_counts();
+    ringo_chan_t *finished = ringo_chan_make(sizeof(int), 8);
+    atomic_int stop = 0;
+    struct churn c = {NULL, iters(2000), &stop, finished};
+    /* A pool, so that the aging hook is installed before the ager runs. */
+    ringo_pool_t first = {.new_fn = new_obj, .free_fn = free_obj};
+    ringo_pool_put(&first, new_obj());
+    ringo_pool_free(&first);
+    assert_int_equal(ringo_go_copy(ager, &c, sizeof(c)), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(ringo_go_copy(short_lived, &c, sizeof(c)), 0);
+    await_done(finished, 4);
+    atomic_store(&stop, 1);
+    await_done(finished, 1);
+    assert_int_equal(atomic_load(&freed), atomic_load(&created));
+    ringo_chan_unref(finished);
+}
+
+static void test_pool_free_races_aging(void **state)
+{
+    (void)state;
+    run_checked(2, teardown_main, NULL);
+}
+
+/* ---- free_fn runs with no pool lock held ------------------------------------------------------------- */
+
+static ringo_pool_t *recycle_into;
+static atomic_long recycled;
+
+/* A free_fn that hands the object to another pool: its first put creates
+ * that pool's state, which takes the registry lock (aging used to hold it
+ * here, and so deadlocked). */
+static void recycle(void *x)
+{
+    atomic_fetch_add(&recycled, 1);
+    ringo_pool_put(recycle_into, x);
+}
+
+static void free_fn_uses_pools_main(void *arg)
+{
+    (void)arg;
+    reset_counts();
+    atomic_store(&recycled, 0);
+    ringo_pool_t second = {.new_fn = new_obj, .free_fn = free_obj};
+    ringo_pool_t first = {.new_fn = new_obj, .free_fn = recycle};
+    recycle_into = &second;
+    for (int i = 0; i < 10; i++)
+        ringo_pool_put(&first, new_obj());
+    age_pools();
+    age_pools();                            /* first's objects move to second */
+    assert_int_equal(atomic_load(&recycled), 10);
+    ringo_pool_free(&first);
+    ringo_pool_free(&second);
+    assert_int_equal(atomic_load(&freed), atomic_load(&created));
+}
+
+static void test_pool_aging_free_fn_may_use_pools(void **state)
+{
+    (void)state;
+    run_checked(2, free_fn_uses_pools_main, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -382,6 +628,10 @@ int main(void)
         cmocka_unit_test(test_objects_cross_workers),
         cmocka_unit_test(test_stress_new_calls),
         cmocka_unit_test(test_drain),
+        cmocka_unit_test(test_pool_storage_ends_then_aging),
+        cmocka_unit_test(test_pool_drain_races_get_put),
+        cmocka_unit_test(test_pool_free_races_aging),
+        cmocka_unit_test(test_pool_aging_free_fn_may_use_pools),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1578,7 +1578,7 @@ static void pool_main(void *arg)
     for (int i = 0; i < POOL_FIBERS; i++)
         GO(pool_fiber, &p);
     await_done(p.done, POOL_FIBERS);
-    ringo_pool_drain(&p.pool);
+    ringo_pool_free(&p.pool);
     ringo_chan_unref(p.done);
 }
 

@@ -69,9 +69,23 @@ RINGO_API void ringo_sem_release(ringo_sem_t *s, int64_t n);
 /* ---- Map (sync.Map): keys are byte strings, copied; values are pointers the
  * map does not own (free_value, if set, is called for values the map drops
  * on delete, overwrite and ringo_map_free). Built for read-mostly use: loads
- * take no lock. ---- */
+ * take no lock.
+ *
+ * A key is klen bytes at key; klen 0 is the empty key, a key like any
+ * other, and key may then be NULL.
+ *
+ * Out of memory: ringo_map_new returns NULL. A store that cannot allocate
+ * its entry ends the program with "ringo: fatal: out of memory ...", as Go
+ * does (these calls have no error to return); a table that cannot grow
+ * just stays smaller.
+ *
+ * Freed handles: in builds with assertions on (no NDEBUG), using a map
+ * after ringo_map_free panics at the use ("ringo_map_load: use of a freed
+ * map"); without them it is undefined, as with any freed pointer. ---- */
 typedef struct ringo_map ringo_map_t;
+/* NULL only when memory ran out. */
 RINGO_API ringo_map_t *ringo_map_new(void (*free_value)(void *));
+/* true if the key is present (*value = its value; value may be NULL). */
 RINGO_API bool ringo_map_load(ringo_map_t *m, const void *key, size_t klen, void **value);
 RINGO_API void ringo_map_store(ringo_map_t *m, const void *key, size_t klen, void *value);
 /* true if the key was present (*actual = its value, value not stored). */
@@ -85,20 +99,42 @@ RINGO_API void ringo_map_delete(ringo_map_t *m, const void *key, size_t klen);
 RINGO_API void ringo_map_range(ringo_map_t *m,
                                bool (*fn)(const void *key, size_t klen, void *value, void *arg),
                                void *arg);
+/* Frees the map and, with free_value, every value in it. NULL is a no-op.
+ * No other call on m may be running or follow. */
 RINGO_API void ringo_map_free(ringo_map_t *m);
 
 /* ---- Pool (sync.Pool): per-worker private slot and shared list, plus a
- * victim generation the runtime ages (there is no GC): an object idle for
- * two agings is freed with free_fn. ---- */
+ * victim generation the runtime ages every few seconds (there is no GC):
+ * an object idle for two agings is freed with free_fn.
+ *
+ * Set new_fn and free_fn before the first use and leave them: the runtime
+ * keeps its own copy of free_fn, so that aging never reads the pool's
+ * memory. What the runtime holds for a pool is its own, not in the
+ * ringo_pool_t: a pool whose storage ends (one on a fiber's stack, say)
+ * cannot harm the program. Release it with ringo_pool_free before then;
+ * forgetting to leaks the runtime's small record of the pool, and aging
+ * still frees the objects it caches.
+ *
+ * Out of memory: nothing is reported. A put that cannot keep its object
+ * frees it with free_fn at once (with free_fn NULL it is dropped, as every
+ * object the pool lets go of is), and get falls back on new_fn. ---- */
 typedef struct ringo_pool {
     void *(*new_fn)(void);      /* get on an empty pool calls it (NULL: get returns NULL) */
-    void (*free_fn)(void *);    /* frees objects the runtime trims */
+    void (*free_fn)(void *);    /* frees objects the runtime trims (NULL: they are dropped) */
     uint64_t opaque_[6];
 } ringo_pool_t;
 RINGO_API void *ringo_pool_get(ringo_pool_t *p);
 RINGO_API void ringo_pool_put(ringo_pool_t *p, void *obj);
-/* Frees every pooled object (with free_fn); the pool is empty afterwards. */
+/* Frees every pooled object with free_fn. The pool stays usable, and this
+ * may run while other fibers get and put (objects they put meanwhile may
+ * stay pooled). Not Go's (there is no GC). */
 RINGO_API void ringo_pool_drain(ringo_pool_t *p);
+/* Teardown for a pool whose storage is about to end: frees every pooled
+ * object with free_fn and releases what the runtime holds for the pool
+ * (a later put starts it afresh, empty). Like free(): call it once no
+ * fiber uses the pool any more; aging running meanwhile is safe. Calling
+ * it twice is harmless. Not Go's (there is no GC). */
+RINGO_API void ringo_pool_free(ringo_pool_t *p);
 
 #ifdef __cplusplus
 }
