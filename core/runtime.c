@@ -34,6 +34,7 @@
 
 ringo__runtime_t *ringo__rt;
 static _Atomic int running;
+void (*_Atomic ringo__abandon_hook)(void);
 
 const char *ringo_version(void)
 {
@@ -329,6 +330,10 @@ int ringo_run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg)
     for (unsigned i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
     ringo__monitor_stop(rt);
+    /* Fibers still blocked die with their stacks: sync objects forget them. */
+    void (*abandon)(void) = atomic_load(&ringo__abandon_hook);
+    if (abandon)
+        abandon();
     /* What the fibers that ended did, the caller of ringo_run sees. */
     RINGO_RACE_ACQUIRE(&ringo__fibers_ended);
     ringo__signals_restore();

@@ -1,56 +1,110 @@
-/* sync/waitgroup.c - sync.WaitGroup, sync.Once and sync.Cond.
+/* sync/waitgroup.c - sync.WaitGroup.
  *
- * WaitGroup (after Go's sync/waitgroup.go): one 64-bit atomic word, the
- * counter in the high half and the number of waiters in the low half, plus
- * a semaphore. The Add that brings the counter to zero with waiters present
- * resets the word and releases each waiter once; a waiter checks the word is
- * still zero when it wakes, which catches reuse before Wait returned.
+ * After Go's sync/waitgroup.go: one 64-bit atomic word, the counter in the
+ * high half and the number of waiters in the low half, plus a runtime
+ * semaphore (sema.c) the waiters sleep on.
  *
- * Once: an atomic done flag read on the fast path; a mutex serialises the
- * slow path so concurrent callers return only after fn finished.
+ * The release. The Add that brings the counter to zero with waiters present
+ * owns the round's end: holding the semaphore's lock, it swaps the word from
+ * exactly what it computed to 0 (a Wait that slipped in since makes it try
+ * again), takes the waiters off the queue, leaves a unit for each counted
+ * waiter not queued yet, and unlocks; then it wakes the ones it took without
+ * touching the WaitGroup again. A Wait that finds the counter already zero
+ * may return and free the WaitGroup (one on its stack, say), so before it
+ * returns it waits for the semaphore's lock to be free: the release that
+ * zeroed the word is then done with it. Woken waiters do not read the word
+ * again either (Go checks it for reuse; here the first waiter to return may
+ * have freed it).
  *
- * Cond: a FIFO of waiters under a spinlock. Wait queues itself before it
- * unlocks the mutex, so a Signal after the unlock cannot be lost.
+ * A waiter abandoned at ringo_run's end (sync/waitq.h) is no longer counted
+ * (wg_waiter_abandoned), so the next round is not released early.
  */
 #include "waitq.h"
 
-/* ---- WaitGroup ----------------------------------------------------------------------- */
-
 struct waitgroup {
     _Atomic uint64_t state;     /* counter << 32 | waiters */
-    ringo__sema_t sema;
+    ringo__sema_t sema;         /* sema.lock also serialises a round's release */
 };
 _Static_assert(sizeof(struct waitgroup) <= sizeof(ringo_waitgroup_t), "ringo_waitgroup_t too small");
+
+/* Ends the round if state still reads `old`: 0 afterwards, its w waiters
+ * released. false if state changed meanwhile (the caller recomputes). */
+static bool release_round(struct waitgroup *wg, uint64_t old, uint32_t w)
+{
+    ringo__sema_t *s = &wg->sema;
+    ringo__list_t woken = {0};
+    ringo__spin_lock(&s->lock);
+    if (!atomic_compare_exchange_strong(&wg->state, &old, 0)) {
+        ringo__spin_unlock(&s->lock);
+        return false;
+    }
+    for (; w; w--) {
+        ringo__waiter_t *x = ringo__waiter_dequeue(&s->q);
+        if (!x)
+            break;
+        ringo__list_push_back(&woken, &x->link);
+    }
+    s->count += (int32_t)w;     /* for counted waiters not queued yet */
+    ringo__spin_unlock(&s->lock);
+    ringo__waiters_wake_all(&woken);    /* wg is not touched again */
+    return true;
+}
 
 void ringo_waitgroup_add(ringo_waitgroup_t *wgp, int delta)
 {
     struct waitgroup *wg = (struct waitgroup *)wgp;
     if (delta < 0)
         RINGO_RACE_RELEASE(wg);     /* Done -> Wait */
-    uint64_t st = atomic_fetch_add(&wg->state, (uint64_t)(int64_t)delta << 32) +
-                  ((uint64_t)(int64_t)delta << 32);
-    int32_t v = (int32_t)(st >> 32);
-    uint32_t w = (uint32_t)st;
-    /* Go's check: the Add that starts a round must happen before Wait (a
-     * pseudo-read here, a pseudo-write by the first waiter). */
-    if (delta > 0 && v == delta)
-        RINGO_RACE_READ(&wg->sema);
-    if (v < 0)
-        ringo_panic("sync: negative WaitGroup counter");
-    if (w != 0 && delta > 0 && v == delta)
-        ringo_panic("sync: WaitGroup misuse: Add called concurrently with Wait");
-    if (v > 0 || w == 0)
+    uint64_t d = (uint64_t)(int64_t)delta << 32;
+    uint64_t old = atomic_load(&wg->state);
+    for (;;) {
+        uint64_t st = old + d;
+        int32_t v = (int32_t)(st >> 32);
+        uint32_t w = (uint32_t)st;
+        if (v < 0)
+            ringo_panic("sync: negative WaitGroup counter");
+        if (v == 0 && w != 0) {
+            if (release_round(wg, old, w))
+                return;
+            old = atomic_load(&wg->state);
+            continue;
+        }
+        if (!atomic_compare_exchange_weak(&wg->state, &old, st))
+            continue;
+        /* Go's check: the Add that starts a round must happen before Wait
+         * (a pseudo-read here, a pseudo-write by the first waiter). */
+        if (delta > 0 && v == delta) {
+            RINGO_RACE_READ(&wg->sema);
+            if (w != 0)
+                ringo_panic("sync: WaitGroup misuse: Add called concurrently with Wait");
+        }
         return;
-    /* Counter hit zero with waiters: nobody may touch the state now but us. */
-    if (atomic_load(&wg->state) != st)
-        ringo_panic("sync: WaitGroup misuse: Add called concurrently with Wait");
-    atomic_store(&wg->state, 0);
-    ringo__sema_release_n(&wg->sema, w);   /* the last touch of wg */
+    }
 }
 
 void ringo_waitgroup_done(ringo_waitgroup_t *wg)
 {
     ringo_waitgroup_add(wg, -1);
+}
+
+static inline void relax(void)
+{
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+/* A waiter whose fiber was abandoned at ringo_run's end: if it was still
+ * queued it is still counted; uncount it. (One the release already took
+ * was uncounted by the release.) */
+static void wg_waiter_abandoned(ringo__waiter_t *w, bool queued)
+{
+    if (!queued)
+        return;
+    struct waitgroup *wg = ringo__container_of(w->lock, struct waitgroup, sema.lock);
+    atomic_fetch_sub(&wg->state, 1);
 }
 
 void ringo_waitgroup_wait(ringo_waitgroup_t *wgp)
@@ -59,86 +113,18 @@ void ringo_waitgroup_wait(ringo_waitgroup_t *wgp)
     uint64_t st = atomic_load(&wg->state);
     for (;;) {
         if ((st >> 32) == 0) {
+            /* A release that zeroed the word may still hold the lock. */
+            while (atomic_load_explicit(&wg->sema.lock.locked, memory_order_acquire))
+                relax();
             RINGO_RACE_ACQUIRE(wg);
             return;
         }
         if (atomic_compare_exchange_weak(&wg->state, &st, st + 1)) {
             if ((uint32_t)st == 0)
                 RINGO_RACE_WRITE(&wg->sema);
-            ringo__sema_acquire(&wg->sema, "sync.WaitGroup.Wait");
-            if (atomic_load(&wg->state) != 0)
-                ringo_panic("sync: WaitGroup is reused before previous Wait has returned");
+            ringo__sema_acquire(&wg->sema, "sync.WaitGroup.Wait", wg_waiter_abandoned);
             RINGO_RACE_ACQUIRE(wg);
             return;
         }
-    }
-}
-
-/* ---- Once ------------------------------------------------------------------------------- */
-
-struct once {
-    _Atomic uint32_t done;
-    ringo_mutex_t m;
-};
-_Static_assert(sizeof(struct once) <= sizeof(ringo_once_t), "ringo_once_t too small");
-
-void ringo_once_do(ringo_once_t *op, void (*fn)(void *), void *arg)
-{
-    struct once *o = (struct once *)op;
-    if (RINGO__LIKELY(atomic_load_explicit(&o->done, memory_order_acquire))) {
-        RINGO_RACE_ACQUIRE(o);      /* fn's return -> every Do */
-        return;
-    }
-    ringo_mutex_lock(&o->m);
-    if (!atomic_load_explicit(&o->done, memory_order_relaxed)) {
-        fn(arg);
-        RINGO_RACE_RELEASE(o);
-        atomic_store_explicit(&o->done, 1, memory_order_release);
-    }
-    ringo_mutex_unlock(&o->m);
-}
-
-/* ---- Cond ---------------------------------------------------------------------------------- */
-
-struct cond {
-    ringo__spinlock_t lock;     /* protects q */
-    ringo__waitq_t q;
-};
-_Static_assert(sizeof(struct cond) <= sizeof(ringo_cond_t), "ringo_cond_t too small");
-
-void ringo_cond_wait(ringo_cond_t *cp, ringo_mutex_t *mu)
-{
-    struct cond *c = (struct cond *)cp;
-    ringo__waiter_t w = {0};
-    ringo__spin_lock(&c->lock);
-    ringo__wait_prepare(&w.wait, "sync.Cond.Wait");
-    ringo__waitq_push(&c->q, &w, false);
-    ringo__spin_unlock(&c->lock);
-    ringo_mutex_unlock(mu);
-    ringo__wait_block(&w.wait);
-    ringo_mutex_lock(mu);
-}
-
-void ringo_cond_signal(ringo_cond_t *cp)
-{
-    struct cond *c = (struct cond *)cp;
-    ringo__spin_lock(&c->lock);
-    ringo__waiter_t *w = ringo__waitq_pop(&c->q);
-    ringo__spin_unlock(&c->lock);
-    if (w)
-        ringo__unblock(&w->wait);
-}
-
-void ringo_cond_broadcast(ringo_cond_t *cp)
-{
-    struct cond *c = (struct cond *)cp;
-    ringo__spin_lock(&c->lock);
-    ringo__waiter_t *w = c->q.head;
-    c->q.head = c->q.tail = NULL;
-    ringo__spin_unlock(&c->lock);
-    while (w) {
-        ringo__waiter_t *next = w->next;    /* read before it may vanish */
-        ringo__unblock(&w->wait);
-        w = next;
     }
 }
