@@ -13,7 +13,8 @@
  * never yields delays that, as it would delay Go's exit. ringo_run joins the
  * workers and the monitor, restores the signals, and frees the rings, the
  * timer heaps and every stack chunk: abandoned fibers are released with the
- * memory they live in.
+ * memory they live in, once sync/ has taken their waiters off the queues of
+ * objects that outlive the run (ringo__abandon_hook).
  *
  * Only one runtime runs at a time (ringo__rt); `running` guards that.
  */

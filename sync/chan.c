@@ -19,6 +19,13 @@
  * winning its select's `done` word (ringo__chan_dequeue), so a select
  * completes exactly one of its cases. Lock order: a plain operation holds
  * one channel lock; select takes several in address order (select.c).
+ *
+ * A blocked operation's waiter is published on its fiber (sync/waitq.h), so
+ * a run that ends while it waits takes it off the queue: a channel outliving
+ * ringo_run keeps no waiter of a freed stack. Debug builds (no NDEBUG)
+ * poison a channel at its last unref, and every entry point checks the
+ * magic word before it takes the lock: a use after free panics "use of a
+ * freed channel" at the use rather than spinning on a garbage lock.
  */
 #include "chan_internal.h"
 

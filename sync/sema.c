@@ -7,8 +7,8 @@
  * Invariant (s->lock held): count > 0 implies q is empty.
  *
  * s->lock protects count and q; it is held only for list surgery, and
- * waiters are woken after it is released. release_n never touches s after
- * its first wake-up: the woken fiber may free it (a WaitGroup on its stack).
+ * waiters are woken after it is released. (A WaitGroup ends its rounds on
+ * the queue itself, waitgroup.c.)
  */
 #include "waitq.h"
 
@@ -40,19 +40,4 @@ void ringo__sema_release(ringo__sema_t *s)
     ringo__spin_unlock(&s->lock);
     if (w)
         ringo__unblock(w->wait);
-}
-
-void ringo__sema_release_n(ringo__sema_t *s, uint32_t n)
-{
-    ringo__list_t woken = {0};
-    ringo__spin_lock(&s->lock);
-    for (; n; n--) {
-        ringo__waiter_t *w = ringo__waiter_dequeue(&s->q);
-        if (!w)
-            break;
-        ringo__list_push_back(&woken, &w->link);
-    }
-    s->count += (int32_t)n;    /* for acquirers not queued yet */
-    ringo__spin_unlock(&s->lock);
-    ringo__waiters_wake_all(&woken);    /* s is not touched again */
 }

@@ -22,8 +22,12 @@
 void ringo__waiters_publish(ringo__waiter_t *first)
 {
     ringo__fiber_t *f = first->wait->fiber;
-    if (f)
+    if (f) {
+        /* Under TSan: what it did so far, for the run's end should it
+         * never wake (abandon_unlink acquires it). */
+        RINGO_RACE_RELEASE(RINGO__RACE_WAITER(first->wait));
         f->sync_waiters = first;
+    }
 }
 
 void ringo__waiters_retract(ringo__waiter_t *first)
@@ -45,6 +49,12 @@ void ringo__waiter_park(ringo__waiter_t *first)
 static void abandon_unlink(ringo__fiber_t *f, void *arg)
 {
     (void)arg;
+    ringo__waiter_t *first = f->sync_waiters;
+    if (!first)
+        return;
+    /* The caller of ringo_run comes after everything the fiber did, as it
+     * comes after the fibers that ended. */
+    RINGO_RACE_ACQUIRE(RINGO__RACE_WAITER(first->wait));
     for (ringo__waiter_t *w = f->sync_waiters; w; w = w->also) {
         /* A waiter a waker already took may have outlived its primitive
          * (a channel's last unref needs no waiters gone, only queued ones):

@@ -158,9 +158,6 @@ typedef struct ringo__sema {
  * abandoned while it waits (see above); its lock is &s->lock. */
 void ringo__sema_acquire(ringo__sema_t *s, const char *reason, ringo__waiter_cancel_fn *cancel);
 void ringo__sema_release(ringo__sema_t *s);
-/* Releases n units at once and never touches s after waking anyone (a
- * woken waiter may free it: a WaitGroup on its stack). */
-void ringo__sema_release_n(ringo__sema_t *s, uint32_t n);
 
 #include "ctx_watch.h"
 

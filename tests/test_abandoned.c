@@ -471,27 +471,31 @@ static void test_sem_abandoned_waiters_forgotten(void **state)
 /* An acquirer granted by the last release, which never ran again, on a
  * semaphore its owner freed right after: an acquire that was granted never
  * touches the semaphore again, so neither may the run's end. */
-static ringo_sem_t *heap_sem;
+struct heap_sem {
+    ringo_chan_t *who;
+    ringo_sem_t *sem;
+};
 
-static void heap_sem_acquirer(void *who)
+static void heap_sem_acquirer(void *arg)
 {
-    report_self(who);
-    ringo_sem_acquire(NULL, heap_sem, 1);
+    struct heap_sem *h = arg;
+    ringo_sem_t *sem = h->sem;
+    report_self(h->who);
+    ringo_sem_acquire(NULL, sem, 1);
 }
 
 static void sem_freed_run(void *arg)
 {
     (void)arg;
-    ringo_chan_t *who = make_who();
-    heap_sem = malloc(sizeof(*heap_sem));
-    ringo_sem_init(heap_sem, 1);
-    CHECK(ringo_sem_acquire(NULL, heap_sem, 1) == 0);
-    CHECK(ringo_go(heap_sem_acquirer, who) == 0);
-    wait_parked(await_report(who));
-    ringo_sem_release(heap_sem, 1);
-    free(heap_sem);
-    heap_sem = NULL;
-    ringo_chan_unref(who);
+    struct heap_sem h = {make_who(), malloc(sizeof(ringo_sem_t))};
+    CHECK(h.sem != NULL);
+    ringo_sem_init(h.sem, 1);
+    CHECK(ringo_sem_acquire(NULL, h.sem, 1) == 0);
+    CHECK(ringo_go(heap_sem_acquirer, &h) == 0);
+    wait_parked(await_report(h.who));
+    ringo_sem_release(h.sem, 1);
+    free(h.sem);
+    ringo_chan_unref(h.who);
 }
 
 static void test_sem_freed_after_granting(void **state)
