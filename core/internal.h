@@ -153,6 +153,10 @@ struct ringo__fiber {
     /* ringo_exit's unwind (fiber.c): its exception object, which lives in
      * fiber_entry's frame, above every frame the unwind leaves. */
     struct _Unwind_Exception *exit_unwind;
+    /* sync/: the waiters this fiber has queued on sync objects while it
+     * blocks (sync/waitq.h); written by the fiber itself, read at the run's
+     * end by ringo__abandon_hook. */
+    void *sync_waiters;
 } RINGO__ALIGNED;
 
 /* TSan's sync objects for one fiber's life: spawn -> start and ready ->
@@ -488,6 +492,10 @@ void ringo__monitor_kick(ringo__runtime_t *rt);
 /* A hook the monitor calls every few seconds, for layers above core/ (sync/
  * registers sync.Pool's aging here; core/ knows nothing of pools). */
 extern void (*_Atomic ringo__periodic_hook)(void);
+/* Set by sync/ (waitq.c): ringo_run calls it once every worker has stopped
+ * and before the stacks are freed, so that sync objects outliving the run
+ * drop the waiters of fibers that were still blocked on them. */
+extern void (*_Atomic ringo__abandon_hook)(void);
 
 /* ---- panics and dumps (panic.c) -------------------------------------------- */
 _Noreturn void ringo__throw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -13,7 +13,8 @@
  * never yields delays that, as it would delay Go's exit. ringo_run joins the
  * workers and the monitor, restores the signals, and frees the rings, the
  * timer heaps and every stack chunk: abandoned fibers are released with the
- * memory they live in.
+ * memory they live in, once sync/ has taken their waiters off the queues of
+ * objects that outlive the run (ringo__abandon_hook).
  *
  * Only one runtime runs at a time (ringo__rt); `running` guards that.
  */
@@ -34,6 +35,7 @@
 
 ringo__runtime_t *ringo__rt;
 static _Atomic int running;
+void (*_Atomic ringo__abandon_hook)(void);
 
 const char *ringo_version(void)
 {
@@ -329,6 +331,10 @@ int ringo_run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg)
     for (unsigned i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
     ringo__monitor_stop(rt);
+    /* Fibers still blocked die with their stacks: sync objects forget them. */
+    void (*abandon)(void) = atomic_load(&ringo__abandon_hook);
+    if (abandon)
+        abandon();
     /* What the fibers that ended did, the caller of ringo_run sees. */
     RINGO_RACE_ACQUIRE(&ringo__fibers_ended);
     ringo__signals_restore();

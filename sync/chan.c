@@ -5,8 +5,9 @@
  *   - count > 0 implies recvq is empty (a receiver would have taken it);
  *   - count < cap implies sendq is empty (a sender would have buffered);
  *   - closed never reverts to open; a closed channel has an empty sendq.
- * c->lock protects every field of the channel and the fields of the sudogs
- * queued on it. Waiters are unblocked only after c->lock is released.
+ * c->lock protects the channel's state and the fields of the waiters
+ * queued on it (sync/waitq.h). Waiters are unblocked only after c->lock is
+ * released.
  *
  * Hand-off: a sender that finds a receiver waiting copies its value straight
  * into the receiver's destination, and a receiver that finds a sender
@@ -15,9 +16,16 @@
  * the tail), so an unbuffered send is one copy and one wake-up.
  *
  * Select waiters sit in the same queues; a waker may take one only by
- * winning its select's `done` word (ringo__waitq_dequeue), so a select
+ * winning its select's `done` word (ringo__chan_dequeue), so a select
  * completes exactly one of its cases. Lock order: a plain operation holds
  * one channel lock; select takes several in address order (select.c).
+ *
+ * A blocked operation's waiter is published on its fiber (sync/waitq.h), so
+ * a run that ends while it waits takes it off the queue: a channel outliving
+ * ringo_run keeps no waiter of a freed stack. Debug builds (no NDEBUG)
+ * poison a channel at its last unref, and every entry point checks the
+ * magic word before it takes the lock: a use after free panics "use of a
+ * freed channel" at the use rather than spinning on a garbage lock.
  */
 #include "chan_internal.h"
 
@@ -27,74 +35,46 @@
 
 /* ---- wait queues ------------------------------------------------------------- */
 
-void ringo__waitq_enqueue(struct waitq *q, ringo__sudog_t *s)
+void ringo__chan_enqueue(ringo__list_t *q, ringo__waiter_t *w)
 {
-    s->next = NULL;
-    s->prev = q->last;
-    if (q->last)
-        q->last->next = s;
-    else
-        __atomic_store_n(&q->first, s, __ATOMIC_RELAXED);   /* select peeks at it */
-    q->last = s;
-    s->queued = true;
+    ringo__waiter_enqueue(q, w, false);
 }
 
-void ringo__waitq_remove(struct waitq *q, ringo__sudog_t *s)
+ringo__waiter_t *ringo__chan_dequeue(ringo__list_t *q)
 {
-    if (!s->queued)
-        return;
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        __atomic_store_n(&q->first, s->next, __ATOMIC_RELAXED);
-    if (s->next)
-        s->next->prev = s->prev;
-    else
-        q->last = s->prev;
-    s->next = s->prev = NULL;
-    s->queued = false;
-}
-
-ringo__sudog_t *ringo__waitq_dequeue(struct waitq *q)
-{
-    ringo__sudog_t *s;
-    while ((s = q->first) != NULL) {
-        ringo__waitq_remove(q, s);
-        if (!s->sel)
-            return s;
+    ringo__waiter_t *w;
+    while ((w = ringo__waiter_dequeue(q)) != NULL) {
+        ringo__select_t *sel = w->ch.sel;
+        if (!sel)
+            return w;
         int expect = 0;
-        if (atomic_compare_exchange_strong_explicit(&s->sel->done, &expect, 1,
+        if (atomic_compare_exchange_strong_explicit(&sel->done, &expect, 1,
                                                     memory_order_acq_rel, memory_order_acquire)) {
-            s->sel->winner = s->case_index;
-            return s;
+            sel->winner = w->ch.case_index;
+            return w;
         }
         /* Its select already completed another case; it will take its
-         * remaining sudogs off the other queues itself. */
+         * remaining waiters off the other queues itself. */
     }
     return NULL;
 }
 
-static inline bool waitq_empty(const struct waitq *q)
-{
-    return q->first == NULL;
-}
-
 /* ---- the two hand-offs ------------------------------------------------------------ */
 
-void ringo__chan_send_direct(ringo_chan_t *c, ringo__sudog_t *r, const void *ep)
+void ringo__chan_send_direct(ringo_chan_t *c, ringo__waiter_t *r, const void *ep)
 {
     RINGO_RACE_ACQUIRE(RINGO__RACE_WAITER(r->wait));    /* the receiver's past, before we write its memory */
-    if (r->elem && c->elem_size)
-        memcpy(r->elem, ep, c->elem_size);
-    r->success = true;
+    if (r->ch.elem && c->elem_size)
+        memcpy(r->ch.elem, ep, c->elem_size);
+    r->ch.success = true;
 }
 
-void ringo__chan_recv_direct(ringo_chan_t *c, ringo__sudog_t *s, void *ep)
+void ringo__chan_recv_direct(ringo_chan_t *c, ringo__waiter_t *s, void *ep)
 {
     RINGO_RACE_ACQUIRE(RINGO__RACE_WAITER(s->wait));    /* the sender's past: its value and more */
     if (c->cap == 0) {
         if (ep && c->elem_size)
-            memcpy(ep, s->elem, c->elem_size);
+            memcpy(ep, s->ch.elem, c->elem_size);
     } else {
         /* Full buffer: take its head, put the sender's value at its tail
          * (the same slot, since the buffer is full). */
@@ -103,13 +83,13 @@ void ringo__chan_recv_direct(ringo_chan_t *c, ringo__sudog_t *s, void *ep)
         if (ep && c->elem_size)
             memcpy(ep, slot, c->elem_size);
         if (c->elem_size)
-            memcpy(slot, s->elem, c->elem_size);
+            memcpy(slot, s->ch.elem, c->elem_size);
         RINGO_RACE_RELEASE(slot);
         if (++c->recvx == c->cap)
             c->recvx = 0;
         c->sendx = c->recvx;
     }
-    s->success = true;
+    s->ch.success = true;
 }
 
 void ringo__chan_buf_put(ringo_chan_t *c, const void *ep)
@@ -140,6 +120,13 @@ void ringo__chan_buf_take(ringo_chan_t *c, void *ep)
 
 /* ---- life cycle ---------------------------------------------------------------------- */
 
+#ifndef NDEBUG
+void ringo__chan_freed(void)
+{
+    ringo_panic("use of a freed channel");
+}
+#endif
+
 ringo_chan_t *ringo_chan_make(size_t elem_size, size_t cap)
 {
     if (elem_size && cap > (SIZE_MAX - sizeof(ringo_chan_t) - 16) / elem_size)
@@ -148,6 +135,7 @@ ringo_chan_t *ringo_chan_make(size_t elem_size, size_t cap)
     ringo_chan_t *c = ringo__calloc(1, sizeof(*c) + bytes + 16);
     if (!c)
         return NULL;
+    c->magic = RINGO__CHAN_LIVE;
     c->elem_size = elem_size;
     c->cap = cap;
     /* Inline buffer, 16-byte aligned for any element type. */
@@ -158,20 +146,30 @@ ringo_chan_t *ringo_chan_make(size_t elem_size, size_t cap)
 
 ringo_chan_t *ringo_chan_ref(ringo_chan_t *c)
 {
-    if (c)
+    if (c) {
+        RINGO__CHAN_CHECK(c);
         atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    }
     return c;
 }
 
 void ringo_chan_unref(ringo_chan_t *c)
 {
-    if (!c || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+    if (!c)
+        return;
+    RINGO__CHAN_CHECK(c);
+    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
         return;
     ringo__spin_lock(&c->lock);
-    bool waiters = !waitq_empty(&c->recvq) || !waitq_empty(&c->sendq);
+    bool waiters = !ringo__list_empty(&c->recvq) || !ringo__list_empty(&c->sendq);
     ringo__spin_unlock(&c->lock);
     if (waiters)
         ringo_panic("channel freed while fibers are blocked on it");
+#ifndef NDEBUG
+    /* Poisoned: a later use finds no live magic and says so, at the use. */
+    memset(c, 0xdb, sizeof(*c));
+    c->magic = RINGO__CHAN_FREED;
+#endif
     ringo__free(c);
 }
 
@@ -179,6 +177,7 @@ size_t ringo_chan_len(ringo_chan_t *c)
 {
     if (!c)
         return 0;
+    RINGO__CHAN_CHECK(c);
     ringo__spin_lock(&c->lock);
     size_t n = c->count;
     ringo__spin_unlock(&c->lock);
@@ -187,7 +186,10 @@ size_t ringo_chan_len(ringo_chan_t *c)
 
 size_t ringo_chan_cap(ringo_chan_t *c)
 {
-    return c ? c->cap : 0;
+    if (!c)
+        return 0;
+    RINGO__CHAN_CHECK(c);
+    return c->cap;
 }
 
 /* A plain thread using channels can wake fibers at any time from outside
@@ -200,24 +202,35 @@ static inline void note_caller(void)
 
 /* ---- send ---------------------------------------------------------------------------- */
 
-/* 0 sent, -EAGAIN would block (only when !block). Panics on a closed c.
- * Inlined into the API functions so that the race detector's pseudo-access
- * names their caller. */
-static inline __attribute__((always_inline)) int chan_send(ringo_chan_t *c, const void *ep, bool block)
+enum send_mode {
+    SEND_BLOCK,         /* ringo_chan_send: wait; a closed channel panics */
+    SEND_TRY,           /* ringo_chan_try_send: never wait; closed is -EPIPE */
+};
+
+/* 0 sent, -EAGAIN would block, -EPIPE closed (SEND_TRY only; SEND_BLOCK
+ * panics). One locked section decides, so a close cannot slip between the
+ * check and the send. Inlined into the API functions so that the race
+ * detector's pseudo-access names their caller. */
+static inline __attribute__((always_inline)) int chan_send(ringo_chan_t *c, const void *ep, enum send_mode mode)
 {
     note_caller();
     if (!c) {
-        if (!block)
+        if (mode == SEND_TRY)
             return -EAGAIN;
         ringo__block_forever("chan send (nil chan)");
     }
+    RINGO__CHAN_CHECK(c);
     RINGO_RACE_READ(&c->closed);    /* a send racing a close is a race (as in Go) */
     ringo__spin_lock(&c->lock);
     if (c->closed) {
         ringo__spin_unlock(&c->lock);
+        /* Go's try-send on a closed channel panics; ours reports it, since
+         * the caller asked not to be stopped. */
+        if (mode == SEND_TRY)
+            return -EPIPE;
         ringo_panic("send on closed channel");
     }
-    ringo__sudog_t *r = ringo__waitq_dequeue(&c->recvq);
+    ringo__waiter_t *r = ringo__chan_dequeue(&c->recvq);
     if (r) {
         ringo__chan_send_direct(c, r, ep);
         ringo__wait_t *wt = r->wait;
@@ -230,41 +243,35 @@ static inline __attribute__((always_inline)) int chan_send(ringo_chan_t *c, cons
         ringo__spin_unlock(&c->lock);
         return 0;
     }
-    if (!block) {
+    if (mode == SEND_TRY) {
         ringo__spin_unlock(&c->lock);
         return -EAGAIN;
     }
 
     ringo__wait_t wt;
-    ringo__sudog_t s = {.wait = &wt, .elem = (void *)ep, .c = c};
+    ringo__waiter_t s;
+    ringo__waiter_init(&s, &wt, &c->lock, NULL);
+    s.ch.elem = (void *)ep;
+    s.ch.sel = NULL;
+    s.ch.success = false;
     ringo__wait_prepare(&wt, "chan send");
     RINGO_RACE_RELEASE(RINGO__RACE_WAITER(&wt));        /* for the receiver that takes our value */
-    ringo__waitq_enqueue(&c->sendq, &s);
+    ringo__chan_enqueue(&c->sendq, &s);
     ringo__spin_unlock(&c->lock);
-    ringo__wait_block(&wt);
-    if (!s.success)
+    ringo__waiter_park(&s);
+    if (!s.ch.success)
         ringo_panic("send on closed channel");
     return 0;
 }
 
 void ringo_chan_send(ringo_chan_t *c, const void *ep)
 {
-    chan_send(c, ep, true);
+    chan_send(c, ep, SEND_BLOCK);
 }
 
 int ringo_chan_try_send(ringo_chan_t *c, const void *ep)
 {
-    if (c) {
-        /* Go's try-send on a closed channel panics; ours reports it, since
-         * the caller asked not to be stopped. */
-        RINGO_RACE_READ(&c->closed);
-        ringo__spin_lock(&c->lock);
-        bool closed = c->closed;
-        ringo__spin_unlock(&c->lock);
-        if (closed)
-            return -EPIPE;
-    }
-    return chan_send(c, ep, false);
+    return chan_send(c, ep, SEND_TRY);
 }
 
 /* ---- receive --------------------------------------------------------------------------- */
@@ -278,6 +285,7 @@ static int chan_recv(ringo_chan_t *c, void *ep, bool block)
             return -EAGAIN;
         ringo__block_forever("chan receive (nil chan)");
     }
+    RINGO__CHAN_CHECK(c);
     ringo__spin_lock(&c->lock);
     if (c->closed && c->count == 0) {
         ringo__spin_unlock(&c->lock);
@@ -286,7 +294,7 @@ static int chan_recv(ringo_chan_t *c, void *ep, bool block)
             memset(ep, 0, c->elem_size);
         return 0;
     }
-    ringo__sudog_t *s = ringo__waitq_dequeue(&c->sendq);
+    ringo__waiter_t *s = ringo__chan_dequeue(&c->sendq);
     if (s) {
         ringo__chan_recv_direct(c, s, ep);
         ringo__wait_t *wt = s->wait;
@@ -305,13 +313,17 @@ static int chan_recv(ringo_chan_t *c, void *ep, bool block)
     }
 
     ringo__wait_t wt;
-    ringo__sudog_t r = {.wait = &wt, .elem = ep, .c = c};
+    ringo__waiter_t r;
+    ringo__waiter_init(&r, &wt, &c->lock, NULL);
+    r.ch.elem = ep;
+    r.ch.sel = NULL;
+    r.ch.success = false;
     ringo__wait_prepare(&wt, "chan receive");
     RINGO_RACE_RELEASE(RINGO__RACE_WAITER(&wt));        /* for the sender that writes into ep */
-    ringo__waitq_enqueue(&c->recvq, &r);
+    ringo__chan_enqueue(&c->recvq, &r);
     ringo__spin_unlock(&c->lock);
-    ringo__wait_block(&wt);
-    return r.success ? 1 : 0;
+    ringo__waiter_park(&r);
+    return r.ch.success ? 1 : 0;
 }
 
 bool ringo_chan_recv(ringo_chan_t *c, void *ep)
@@ -332,6 +344,7 @@ void ringo_chan_close(ringo_chan_t *c)
     note_caller();
     if (!c)
         ringo_panic("close of nil channel");
+    RINGO__CHAN_CHECK(c);
     RINGO_RACE_WRITE(&c->closed);
     RINGO_RACE_RELEASE(&c->closed);
     ringo__spin_lock(&c->lock);
@@ -342,26 +355,21 @@ void ringo_chan_close(ringo_chan_t *c)
     __atomic_store_n(&c->closed, true, __ATOMIC_RELAXED);
 
     /* Everyone blocked here wakes: receivers with zero values and false,
-     * senders to panic. Chain them (dequeued sudogs are free to relink),
-     * then wake them with the lock dropped. */
-    ringo__sudog_t *wake = NULL, *s;
-    while ((s = ringo__waitq_dequeue(&c->recvq)) != NULL) {
-        RINGO_RACE_ACQUIRE(RINGO__RACE_WAITER(s->wait));
-        if (s->elem && c->elem_size)
-            memset(s->elem, 0, c->elem_size);
-        s->success = false;
-        s->next = wake;
-        wake = s;
+     * senders to panic. Collect them on a local list (a dequeued waiter's
+     * link is free), then wake them with the lock dropped. */
+    ringo__list_t woken = {0};
+    ringo__waiter_t *w;
+    while ((w = ringo__chan_dequeue(&c->recvq)) != NULL) {
+        RINGO_RACE_ACQUIRE(RINGO__RACE_WAITER(w->wait));
+        if (w->ch.elem && c->elem_size)
+            memset(w->ch.elem, 0, c->elem_size);
+        w->ch.success = false;
+        ringo__list_push_back(&woken, &w->link);
     }
-    while ((s = ringo__waitq_dequeue(&c->sendq)) != NULL) {
-        s->success = false;
-        s->next = wake;
-        wake = s;
+    while ((w = ringo__chan_dequeue(&c->sendq)) != NULL) {
+        w->ch.success = false;
+        ringo__list_push_back(&woken, &w->link);
     }
     ringo__spin_unlock(&c->lock);
-    while (wake) {
-        ringo__sudog_t *next = wake->next;  /* read before it may vanish */
-        ringo__unblock(wake->wait);
-        wake = next;
-    }
+    ringo__waiters_wake_all(&woken);
 }

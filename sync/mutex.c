@@ -1,5 +1,5 @@
-/* sync/mutex.c - sync.Mutex, sync.RWMutex and the runtime semaphore under
- * them.
+/* sync/mutex.c - sync.Mutex and sync.RWMutex (the runtime semaphore under
+ * RWMutex is in sema.c).
  *
  * Mutex: one atomic state word plus a waiter queue, after Go's sync/mutex.go.
  *   LOCKED    held;
@@ -13,7 +13,10 @@
  * starvation mode so it cannot be starved, and the last starving waiter
  * switches it back. Woken waiters that lose the race requeue at the front.
  * qlock protects the queue and is held only for list surgery; waiters are
- * woken after it is released.
+ * woken after it is released. A waiter abandoned at ringo_run's end
+ * (sync/waitq.h) gives back what it was holding for itself: the WAITERS and
+ * STARVING bits once the queue is empty, the WOKEN bit it was woken with, or
+ * the lock that was handed to it (mutex_waiter_abandoned).
  *
  * RWMutex: Go's reader-count design. reader_count goes negative by
  * MAX_READERS while a writer is pending, which sends new readers to
@@ -22,57 +25,6 @@
 #include "waitq.h"
 
 #include <string.h>
-
-_Static_assert(sizeof(ringo__sema_t) == 24, "sema layout");
-
-/* ---- the runtime semaphore --------------------------------------------------------- */
-
-void ringo__sema_acquire(ringo__sema_t *s, const char *reason)
-{
-    ringo__spin_lock(&s->lock);
-    if (s->count > 0) {
-        s->count--;
-        ringo__spin_unlock(&s->lock);
-        return;
-    }
-    ringo__waiter_t w = {0};
-    ringo__wait_prepare(&w.wait, reason);
-    ringo__waitq_push(&s->q, &w, false);
-    ringo__spin_unlock(&s->lock);
-    ringo__wait_block(&w.wait);
-}
-
-void ringo__sema_release(ringo__sema_t *s)
-{
-    ringo__spin_lock(&s->lock);
-    ringo__waiter_t *w = ringo__waitq_pop(&s->q);
-    if (!w)
-        s->count++;
-    ringo__spin_unlock(&s->lock);
-    if (w)
-        ringo__unblock(&w->wait);
-}
-
-void ringo__sema_release_n(ringo__sema_t *s, uint32_t n)
-{
-    ringo__waiter_t *wake = NULL, **tail = &wake;
-    ringo__spin_lock(&s->lock);
-    for (; n; n--) {
-        ringo__waiter_t *w = ringo__waitq_pop(&s->q);
-        if (!w)
-            break;
-        *tail = w;
-        tail = &w->next;
-    }
-    s->count += (int32_t)n;    /* for acquirers not queued yet */
-    ringo__spin_unlock(&s->lock);
-    /* s is not touched again: the first fiber woken may free it. */
-    while (wake) {
-        ringo__waiter_t *next = wake->next;
-        ringo__unblock(&wake->wait);
-        wake = next;
-    }
-}
 
 /* ---- Mutex ------------------------------------------------------------------------------ */
 
@@ -85,19 +37,12 @@ void ringo__sema_release_n(ringo__sema_t *s, uint32_t n)
 
 struct mutex {
     _Atomic uint32_t state;
-    ringo__spinlock_t qlock;    /* protects q and the WAITERS bit's changes */
-    ringo__waitq_t q;
+    ringo__spinlock_t qlock;    /* protects q, its waiters and the WAITERS bit's changes */
+    ringo__list_t q;
 };
 _Static_assert(sizeof(struct mutex) <= sizeof(ringo_mutex_t), "ringo_mutex_t too small");
 
-static inline void relax(void)
-{
-#if defined(__x86_64__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ volatile("yield");
-#endif
-}
+static ringo__waiter_cancel_fn mutex_waiter_abandoned;
 
 static void mutex_lock_slow(struct mutex *m)
 {
@@ -120,7 +65,7 @@ static void mutex_lock_slow(struct mutex *m)
                 woken = true;
             spins++;
             for (int i = 0; i < 50; i++)
-                relax();
+                ringo__cpu_relax();
             continue;
         }
 
@@ -143,22 +88,26 @@ static void mutex_lock_slow(struct mutex *m)
             continue;
         }
         woken = false;
-        ringo__waiter_t w = {0};
+        ringo__wait_t wt;
+        ringo__waiter_t w;
+        ringo__waiter_init(&w, &wt, &m->qlock, mutex_waiter_abandoned);
+        w.mu.handoff = false;
         bool again = wait_start != 0;
         if (!again)
             wait_start = ringo__now();
-        ringo__waitq_push(&m->q, &w, again);   /* a re-waiter goes first */
-        ringo__wait_prepare(&w.wait, "sync.Mutex.Lock");
+        ringo__waiter_enqueue(&m->q, &w, again);   /* a re-waiter goes first */
+        ringo__wait_prepare(&wt, "sync.Mutex.Lock");
         ringo__spin_unlock(&m->qlock);
-        ringo__wait_block(&w.wait);
+        ringo__waiter_park(&w);
 
         starving = starving || ringo__now() - wait_start > STARVE_NS;
         if (atomic_load(&m->state) & M_STARVING) {
             /* Handed off: we own it. Leave starvation mode if we did not
              * wait long or nobody else waits. */
             ringo__spin_lock(&m->qlock);
-            if (!starving || !m->q.head)
-                atomic_fetch_and(&m->state, ~(M_STARVING | (m->q.head ? 0u : M_WAITERS)));
+            bool none = ringo__list_empty(&m->q);
+            if (!starving || none)
+                atomic_fetch_and(&m->state, ~(M_STARVING | (none ? M_WAITERS : 0u)));
             ringo__spin_unlock(&m->qlock);
             return;
         }
@@ -202,27 +151,32 @@ static void mutex_unlock_slow(struct mutex *m, uint32_t s)
                 break;
         }
         ringo__spin_lock(&m->qlock);
-        ringo__waiter_t *w = ringo__waitq_pop(&m->q);
-        if (!m->q.head)
+        ringo__waiter_t *w = ringo__waiter_dequeue(&m->q);
+        if (ringo__list_empty(&m->q))
             atomic_fetch_and(&m->state, ~M_WAITERS);
         if (!w)
             atomic_fetch_and(&m->state, ~M_WOKEN);
+        ringo__wait_t *wt = w ? w->wait : NULL;
         ringo__spin_unlock(&m->qlock);
-        if (w)
-            ringo__unblock(&w->wait);
+        if (wt)
+            ringo__unblock(wt);
         return;
     }
     /* Starvation mode: hand the lock to the first waiter, LOCKED stays set
      * for it (newcomers see STARVING and queue). */
     ringo__spin_lock(&m->qlock);
-    ringo__waiter_t *w = ringo__waitq_pop(&m->q);
-    if (w)
+    ringo__waiter_t *w = ringo__waiter_dequeue(&m->q);
+    ringo__wait_t *wt = NULL;
+    if (w) {
+        w->mu.handoff = true;
+        wt = w->wait;
         atomic_fetch_or(&m->state, M_LOCKED);
-    else
+    } else {
         atomic_fetch_and(&m->state, ~(M_STARVING | M_WAITERS));
+    }
     ringo__spin_unlock(&m->qlock);
-    if (w)
-        ringo__unblock(&w->wait);
+    if (wt)
+        ringo__unblock(wt);
 }
 
 void ringo_mutex_unlock(ringo_mutex_t *mu)
@@ -236,6 +190,33 @@ void ringo_mutex_unlock(ringo_mutex_t *mu)
     }
     if (old != M_LOCKED)
         mutex_unlock_slow(m, old - M_LOCKED);
+}
+
+/* A waiter whose fiber was abandoned at ringo_run's end (sync/waitq.h);
+ * every abandoned waiter is already off the queue. One that a waker had
+ * taken would have read m->state on waking, so m is still alive. */
+static void mutex_waiter_abandoned(ringo__waiter_t *w, bool queued)
+{
+    struct mutex *m = ringo__container_of(w->lock, struct mutex, qlock);
+    if (queued) {
+        /* Nobody left to be WAITERS or to be starving for. */
+        ringo__spin_lock(&m->qlock);
+        if (ringo__list_empty(&m->q))
+            atomic_fetch_and(&m->state, ~(M_WAITERS | M_STARVING));
+        ringo__spin_unlock(&m->qlock);
+        return;
+    }
+    if (w->mu.handoff) {
+        /* Starvation mode handed it the lock, which it never saw. */
+        ringo_mutex_unlock((ringo_mutex_t *)m);
+        return;
+    }
+    /* Normal mode woke it with WOKEN set, so no unlock wakes another: take
+     * the bit back and wake the next waiter (a plain thread) if the mutex
+     * is free. */
+    uint32_t s = atomic_fetch_and(&m->state, ~M_WOKEN) & ~M_WOKEN;
+    if (!(s & M_LOCKED))
+        mutex_unlock_slow(m, s);
 }
 
 /* ---- RWMutex --------------------------------------------------------------------------------- */
@@ -255,7 +236,7 @@ void ringo_rwmutex_rlock(ringo_rwmutex_t *rwp)
 {
     struct rwmutex *rw = (struct rwmutex *)rwp;
     if (atomic_fetch_add(&rw->reader_count, 1) + 1 < 0)
-        ringo__sema_acquire(&rw->reader_sem, "sync.RWMutex.RLock");
+        ringo__sema_acquire(&rw->reader_sem, "sync.RWMutex.RLock", NULL);
     RINGO_RACE_ACQUIRE(&rw->reader_sem);    /* Unlock -> RLock */
 }
 
@@ -295,7 +276,7 @@ void ringo_rwmutex_lock(ringo_rwmutex_t *rwp)
     /* Announce the writer; r is the number of active readers. */
     int32_t r = atomic_fetch_sub(&rw->reader_count, MAX_READERS);
     if (r != 0 && atomic_fetch_add(&rw->reader_wait, r) + r != 0)
-        ringo__sema_acquire(&rw->writer_sem, "sync.RWMutex.Lock");
+        ringo__sema_acquire(&rw->writer_sem, "sync.RWMutex.Lock", NULL);
     RINGO_RACE_ACQUIRE(&rw->reader_sem);
     RINGO_RACE_ACQUIRE(&rw->writer_sem);
 }

@@ -4,11 +4,15 @@
  * serves from the front and stops at the first waiter that does not fit, so
  * a large request is never starved by a stream of small ones. A queued
  * waiter ends either granted (by release) or cancelled (by its context):
- * one CAS on its state word decides which, so it is woken exactly once.
+ * one CAS on its state word decides which, so it is woken exactly once. As
+ * in x/sync, a context that has already ended fails the acquire even when
+ * units are free.
  *
- * s->lock protects size, cur and the queue; waiters are woken after it is
- * released. Context watchers run with no lock held and only do the CAS and
- * the wake-up.
+ * s->lock protects size, cur, the queue and the waiters on it; waiters are
+ * woken after it is released. Context watchers run with no lock held and
+ * only do the CAS and the wake-up. A waiter abandoned at ringo_run's end
+ * (sync/waitq.h) stops watching its context and lets the waiters behind it
+ * in (sem_waiter_abandoned).
  */
 #include "waitq.h"
 
@@ -21,9 +25,18 @@ struct sem {
     ringo__spinlock_t lock;
     int32_t pad_;
     int64_t size, cur;
-    ringo__waitq_t q;           /* waiters' ticket is their weight */
+    ringo__list_t q;
 };
 _Static_assert(sizeof(struct sem) <= sizeof(ringo_sem_t), "ringo_sem_t too small");
+
+/* A blocked acquire: its queue node and its context watch. */
+struct sem_waiter {
+    ringo__waiter_t node;       /* node.sem.weight: the units asked for */
+    ringo__wait_t wait;
+    ringo_ctx_t *ctx;
+    bool watching;
+    ringo__ctx_watch_t watch;
+};
 
 void ringo_sem_init(ringo_sem_t *sp, int64_t capacity)
 {
@@ -32,34 +45,21 @@ void ringo_sem_init(ringo_sem_t *sp, int64_t capacity)
     s->size = capacity;
 }
 
-/* Grants queued waiters from the front while they fit; lock held. Returns
- * the list of waiters to wake (linked through next). */
-static ringo__waiter_t *grant(struct sem *s)
+/* Grants queued waiters from the front while they fit; lock held. The
+ * granted ones go on `woken`, for the caller to wake once unlocked. */
+static void grant(struct sem *s, ringo__list_t *woken)
 {
-    ringo__waiter_t *wake = NULL, **tail = &wake;
-    while (s->q.head) {
-        ringo__waiter_t *w = s->q.head;
-        if (atomic_load(&w->state) == SEM_WAITING && s->size - s->cur < w->ticket)
+    ringo__waiter_t *w;
+    while ((w = ringo__waiter_first(&s->q)) != NULL) {
+        if (atomic_load(&w->sem.state) == SEM_WAITING && s->size - s->cur < w->sem.weight)
             break;          /* FIFO: nobody overtakes a waiter that does not fit */
-        ringo__waitq_pop(&s->q);
+        ringo__waiter_dequeue(&s->q);
         int expect = SEM_WAITING;
-        if (atomic_compare_exchange_strong(&w->state, &expect, SEM_GRANTED)) {
-            s->cur += w->ticket;
-            *tail = w;
-            tail = &w->next;
+        if (atomic_compare_exchange_strong(&w->sem.state, &expect, SEM_GRANTED)) {
+            s->cur += w->sem.weight;
+            ringo__list_push_back(woken, &w->link);
         }
         /* else: its context ended first; it will find itself unqueued. */
-    }
-    *tail = NULL;
-    return wake;
-}
-
-static void wake_list(ringo__waiter_t *w)
-{
-    while (w) {
-        ringo__waiter_t *next = w->next;
-        ringo__unblock(&w->wait);
-        w = next;
     }
 }
 
@@ -67,48 +67,78 @@ static void on_cancel(void *arg)
 {
     ringo__waiter_t *w = arg;
     int expect = SEM_WAITING;
-    if (atomic_compare_exchange_strong(&w->state, &expect, SEM_CANCELLED))
-        ringo__unblock(&w->wait);
+    if (atomic_compare_exchange_strong(&w->sem.state, &expect, SEM_CANCELLED))
+        ringo__unblock(w->wait);
+}
+
+/* A waiter whose fiber was abandoned at ringo_run's end (sync/waitq.h). An
+ * acquire woken by a grant never touches s again, so the program may have
+ * freed s since: such a waiter keeps its units, as a fiber abandoned after
+ * its acquire returned would. Any other waiter was still queued (a
+ * cancelled one stays queued until it unlinks itself), so s is alive: the
+ * waiters behind it may now fit. */
+static void sem_waiter_abandoned(ringo__waiter_t *node, bool queued)
+{
+    struct sem_waiter *sw = ringo__container_of(node, struct sem_waiter, node);
+    if (sw->watching)
+        ringo__ctx_unwatch(sw->ctx, &sw->watch);
+    if (!queued)
+        return;
+    struct sem *s = ringo__container_of(node->lock, struct sem, lock);
+    ringo__list_t woken = {0};
+    ringo__spin_lock(&s->lock);
+    grant(s, &woken);
+    ringo__spin_unlock(&s->lock);
+    ringo__waiters_wake_all(&woken);
 }
 
 int ringo_sem_acquire(ringo_ctx_t *ctx, ringo_sem_t *sp, int64_t n)
 {
     struct sem *s = (struct sem *)sp;
+    if (ctx) {
+        int err = ringo_ctx_err(ctx);
+        if (err)
+            return err;
+    }
     ringo__spin_lock(&s->lock);
-    if (s->size - s->cur >= n && !s->q.head) {
+    if (s->size - s->cur >= n && ringo__list_empty(&s->q)) {
         s->cur += n;
         ringo__spin_unlock(&s->lock);
         RINGO_RACE_ACQUIRE(s);      /* Release -> Acquire */
         return 0;
     }
-    ringo__waiter_t w = {0};
-    w.ticket = n;
-    ringo__wait_prepare(&w.wait, "semaphore acquire");
+    struct sem_waiter sw;
+    ringo__waiter_init(&sw.node, &sw.wait, &s->lock, sem_waiter_abandoned);
+    sw.node.sem.weight = n;
+    atomic_store_explicit(&sw.node.sem.state, SEM_WAITING, memory_order_relaxed);
+    sw.ctx = ctx;
+    sw.watching = false;
+    ringo__wait_prepare(&sw.wait, "semaphore acquire");
     /* More than the capacity never fits: it waits for its context only. */
     if (n <= s->size)
-        ringo__waitq_push(&s->q, &w, false);
+        ringo__waiter_enqueue(&s->q, &sw.node, false);
     ringo__spin_unlock(&s->lock);
 
-    ringo__ctx_watch_t watch;
-    bool watching = ctx && ringo__ctx_watch(ctx, &watch, on_cancel, &w);
-    if (ctx && !watching)
-        on_cancel(&w);          /* already cancelled: wakes ourselves */
+    sw.watching = ctx && ringo__ctx_watch(ctx, &sw.watch, on_cancel, &sw.node);
+    if (ctx && !sw.watching)
+        on_cancel(&sw.node);    /* already cancelled: wakes ourselves */
     if (!ctx && n > s->size)
         ringo__block_forever("semaphore acquire (more than capacity)");
-    ringo__wait_block(&w.wait);
-    if (watching)
-        ringo__ctx_unwatch(ctx, &watch);
+    ringo__waiter_park(&sw.node);
+    if (sw.watching)
+        ringo__ctx_unwatch(ctx, &sw.watch);
 
-    if (atomic_load(&w.state) == SEM_GRANTED) {
+    if (atomic_load(&sw.node.sem.state) == SEM_GRANTED) {
         RINGO_RACE_ACQUIRE(s);
         return 0;
     }
+    ringo__list_t woken = {0};
     ringo__spin_lock(&s->lock);
-    ringo__waitq_unlink(&s->q, &w);
+    ringo__waiter_unlink(&sw.node);
     /* We may have been the front waiter holding others back. */
-    ringo__waiter_t *wake = grant(s);
+    grant(s, &woken);
     ringo__spin_unlock(&s->lock);
-    wake_list(wake);
+    ringo__waiters_wake_all(&woken);
     int err = ringo_ctx_err(ctx);
     return err ? err : -ECANCELED;
 }
@@ -117,7 +147,7 @@ bool ringo_sem_try_acquire(ringo_sem_t *sp, int64_t n)
 {
     struct sem *s = (struct sem *)sp;
     ringo__spin_lock(&s->lock);
-    bool ok = s->size - s->cur >= n && !s->q.head;
+    bool ok = s->size - s->cur >= n && ringo__list_empty(&s->q);
     if (ok)
         s->cur += n;
     ringo__spin_unlock(&s->lock);
@@ -130,6 +160,7 @@ void ringo_sem_release(ringo_sem_t *sp, int64_t n)
 {
     struct sem *s = (struct sem *)sp;
     RINGO_RACE_RELEASE(s);
+    ringo__list_t woken = {0};
     ringo__spin_lock(&s->lock);
     s->cur -= n;
     if (s->cur < 0) {
@@ -137,7 +168,7 @@ void ringo_sem_release(ringo_sem_t *sp, int64_t n)
         ringo__spin_unlock(&s->lock);
         ringo_panic("semaphore: released more than held");
     }
-    ringo__waiter_t *wake = grant(s);
+    grant(s, &woken);
     ringo__spin_unlock(&s->lock);
-    wake_list(wake);
+    ringo__waiters_wake_all(&woken);
 }

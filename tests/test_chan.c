@@ -8,9 +8,12 @@
  * closed or nil channel, a channel freed under blocked fibers); zero-size
  * elements; RINGO_CHAN_FOREACH; a million messages through many producers
  * and consumers on two workers lose and duplicate nothing; plain pthreads
- * send, receive and block on channels; typed channels from RINGO_CHAN_DEFINE.
- * (compile_fail_chan_direction.c checks that the typed directions are
- * enforced at compile time.)
+ * send, receive and block on channels; typed channels from RINGO_CHAN_DEFINE,
+ * their select cases and per-view references; try_send racing a close gives
+ * -EPIPE, never a panic; a use after the last unref panics in debug builds.
+ * (compile_fail_chan_direction.c and compile_fail_chan_case_type.c check
+ * that the typed directions and case element types are enforced at compile
+ * time.)
  */
 #include "common.h"
 #include "internal.h"
@@ -884,6 +887,137 @@ static void typed_main(void *arg)
     }
 }
 
+/* Typed select cases, and references taken and dropped through one view. */
+static ringo_chan_t *typed_done;
+
+static void typed_view_holder(void *arg)
+{
+    intchan_rx rx = *(intchan_rx *)arg;     /* its own reference, taken by main */
+    int v = -1;
+    ringo_case_t c[] = {intchan_recv_case(rx, &v)};
+    CHECK(ringo_select(c, 1) == 0 && c[0].ok && v == 9);
+    intchan_rx_unref(rx);
+    signal_done(typed_done);
+}
+
+static void typed_cases_main(void *arg)
+{
+    (void)arg;
+    intchan c = intchan_make(1);
+    assert_non_null(c.raw);
+    int in = 5, out = -1;
+    ringo_case_t s[] = {intchan_send_case(c.tx, &in)};
+    assert_int_equal(ringo_select(s, 1), 0);
+    ringo_case_t r[] = {intchan_recv_case(c.rx, &out), RINGO_DEFAULT};
+    assert_int_equal(ringo_select(r, 2), 0);
+    assert_int_equal(out, 5);
+    assert_true(r[0].ok);
+
+    intchan_rx rx = intchan_rx_ref(c.rx);
+    assert_int_equal(ringo_go_copy(typed_view_holder, &rx, sizeof(rx)), 0);
+    intchan_tx tx = intchan_tx_ref(c.tx);
+    intchan_unref(intchan_ref(c));          /* +1 -1 */
+    intchan_unref(c);                       /* main's own; tx and rx remain */
+    intchan_send(tx, 9);                    /* the holder takes it and drops rx */
+    intchan_tx_unref(tx);
+    await_done(typed_done, 1);              /* the holder dropped the last one */
+}
+
+static void test_typed_select_cases(void **state)
+{
+    (void)state;
+    assert_non_null(typed_done = ringo_chan_make(sizeof(int), 1));
+    run_checked(2, typed_cases_main, NULL);
+    ringo_chan_unref(typed_done);
+}
+
+/* ---- try_send racing a close ------------------------------------------------------------- */
+
+#ifndef RINGO_TSAN
+/* A plain thread closes each channel it is handed after a short, varying
+ * spin, so the close lands anywhere inside the fiber's try_send loop. */
+static void *try_closer(void *arg)
+{
+    ringo_chan_t *todo = arg;
+    ringo_chan_t *c;
+    for (unsigned k = 0; ringo_chan_recv(todo, &c); k++) {
+        for (volatile unsigned spin = 0; spin < (k * 7919u) % 2048; spin++)
+            ;
+        ringo_chan_close(c);
+    }
+    return NULL;
+}
+
+/* try_send used to look at `closed` under the lock, drop it, and send under
+ * it again: a close in between made the send panic "send on closed
+ * channel" where -EPIPE is promised. Now one locked section decides: every
+ * result is 0, -EAGAIN or -EPIPE, and -EPIPE comes once closed. */
+static void try_send_close_main(void *arg)
+{
+    (void)arg;
+    ringo_chan_t *todo = ringo_chan_make(sizeof(ringo_chan_t *), 1);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, try_closer, todo), 0);
+    for (long i = 0; i < iters(5000); i++) {
+        ringo_chan_t *c = ringo_chan_make(sizeof(int), (size_t)(i % 2));
+        ringo_chan_send(todo, &c);
+        int v = 1, rc;
+        while ((rc = ringo_chan_try_send(c, &v)) != -EPIPE)
+            assert_true(rc == 0 || rc == -EAGAIN);
+        assert_int_equal(ringo_chan_try_send(c, &v), -EPIPE);
+        ringo_chan_unref(c);
+    }
+    ringo_chan_close(todo);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    ringo_chan_unref(todo);
+}
+#endif
+
+static void test_try_send_racing_close_gives_epipe(void **state)
+{
+    (void)state;
+#ifdef RINGO_TSAN
+    skip();     /* a send racing a close is a data race, and TSan says so (as Go's -race) */
+#else
+    /* Valgrind runs one thread at a time: the fiber's busy loop starves
+     * the closing thread, and no two threads ever race anyway. */
+    if (ringo__on_valgrind())
+        skip();
+    run_main(2, try_send_close_main, NULL);
+#endif
+}
+
+/* ---- a freed channel, used ------------------------------------------------------------------ */
+
+#if !defined(NDEBUG) && !defined(RINGO_ASAN)
+static void freed_use_main(void *arg)
+{
+    (void)arg;
+    ringo_chan_t *c = ringo_chan_make(sizeof(int), 1);
+    ringo_chan_unref(c);
+    int v = 1;
+    ringo_chan_send(c, &v);
+}
+
+static void freed_use_child(void)
+{
+    run_main(2, freed_use_main, NULL);
+}
+#endif
+
+/* Debug builds poison a channel at its last unref: a later use panics at
+ * the use instead of reading freed memory. Under ASan, ASan reports the
+ * use first; the child's exit is its, so the test is skipped there. */
+static void test_use_after_last_unref_panics(void **state)
+{
+    (void)state;
+#if defined(NDEBUG) || defined(RINGO_ASAN)
+    skip();
+#else
+    death_test(freed_use_child, "ringo: panic: use of a freed channel");
+#endif
+}
+
 static void test_typed_channels(void **state)
 {
     (void)state;
@@ -912,6 +1046,9 @@ int main(void)
         cmocka_unit_test(test_pthread_send_recv),
         cmocka_unit_test(test_pthread_blocked_recv_woken_by_fiber),
         cmocka_unit_test(test_typed_channels),
+        cmocka_unit_test(test_typed_select_cases),
+        cmocka_unit_test(test_try_send_racing_close_gives_epipe),
+        cmocka_unit_test(test_use_after_last_unref_panics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

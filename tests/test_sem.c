@@ -9,7 +9,8 @@
  * queued behind it; a request larger than the capacity waits until its
  * context ends without blocking anyone else; a NULL context waits for as
  * long as it takes; releasing more than is held panics; many fibers of
- * different weights never hold more than the capacity together.
+ * different weights never hold more than the capacity together; a context
+ * that has already ended fails the acquire even with units free.
  */
 #include "common.h"
 #include "internal.h"
@@ -711,6 +712,38 @@ static void test_sem_hammer(void **state)
     run_main(2, hammer_main, NULL);
 }
 
+/* ---- a context that has already ended --------------------------------------------------- */
+
+/* x/sync's Acquire checks ctx.Done() first and fails even when the units
+ * are free; ringo_sem_acquire used to take them. Nothing is taken. */
+static void ended_ctx_main(void *arg)
+{
+    (void)arg;
+    ringo_sem_t s;
+    ringo_sem_init(&s, 5);
+    ringo_ctx_t *ctx = ringo_with_cancel(ringo_background());
+    assert_non_null(ctx);
+    ringo_ctx_ref(ctx);
+    ringo_cancel(ctx);
+    assert_int_equal(ringo_sem_acquire(ctx, &s, 1), -ECANCELED);
+    ringo_ctx_unref(ctx);
+
+    ctx = ringo_with_timeout(ringo_background(), RINGO_MILLISECOND);
+    assert_non_null(ctx);
+    ringo_chan_recv(ringo_ctx_done(ctx), NULL);
+    assert_int_equal(ringo_sem_acquire(ctx, &s, 5), -ETIMEDOUT);
+    ringo_cancel(ctx);
+
+    assert_true(ringo_sem_try_acquire(&s, 5));     /* all five still free */
+    ringo_sem_release(&s, 5);
+}
+
+static void test_sem_acquire_ended_ctx_fails_first(void **state)
+{
+    (void)state;
+    run_main(2, ended_ctx_main, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -727,6 +760,7 @@ int main(void)
         cmocka_unit_test(test_sem_null_ctx_waits),
         cmocka_unit_test(test_sem_release_more_than_held_panics),
         cmocka_unit_test(test_sem_hammer),
+        cmocka_unit_test(test_sem_acquire_ended_ctx_fails_first),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,9 +3,11 @@
  * where they apply. WaitGroup: wait returns after 1,000 fibers called done;
  * a group is reused for several rounds with many waiters, none released
  * early; a negative counter panics; wait on a zero counter returns at once;
- * a plain pthread waits while fibers call done. Once: of 1,000 concurrent
+ * a plain pthread waits while fibers call done; a waiter that arrives as
+ * the round ends may free the group at once. Once: of 1,000 concurrent
  * callers (fibers and pthreads) fn runs exactly once and every caller
- * returns only after it finished; a zero-value static once. Cond: broadcast
+ * returns only after it finished; a zero-value static once; an fn that
+ * leaves its fiber through ringo_exit counts as done. Cond: broadcast
  * wakes every waiter (fibers and pthreads); each signal wakes exactly one;
  * wait returns holding the mutex again.
  */
@@ -551,6 +553,144 @@ static void test_cond_wait_relocks(void **state)
     run_main(2, relock_main, NULL);
 }
 
+/* ---- WaitGroup: a late waiter frees it ---------------------------------------------------- */
+
+struct late {
+    ringo_waitgroup_t *wg;      /* on the heap; the late waiter frees it */
+    ringo_chan_t *who;          /* report_self */
+    ringo_chan_t *go;           /* closed: the doer and the late waiter start */
+    ringo_chan_t *done;         /* cap 3: each fiber reports its end */
+};
+
+static void counted_waiter(void *arg)
+{
+    struct late *l = arg;
+    report_self(l->who);
+    ringo_waitgroup_wait(l->wg);    /* must not touch wg after waking */
+    signal_done(l->done);
+}
+
+static void last_doer(void *arg)
+{
+    struct late *l = arg;
+    ringo_chan_recv(l->go, NULL);
+    ringo_waitgroup_done(l->wg);
+    signal_done(l->done);
+}
+
+static void late_freer(void *arg)
+{
+    struct late *l = arg;
+    ringo_chan_recv(l->go, NULL);
+    ringo_waitgroup_wait(l->wg);
+    free(l->wg);                    /* Wait returned: the group is done with */
+    signal_done(l->done);
+}
+
+/* The Done that ended a round used to zero the word and only then take the
+ * semaphore's lock to release the waiters: a Wait arriving in between saw
+ * zero, returned, and its caller freed the WaitGroup under the release (and
+ * each woken waiter read the word again). Now the word is zeroed under
+ * that lock, a zero-counter Wait waits the lock out, and woken waiters never
+ * read the WaitGroup. ASan sees any touch of the freed group. */
+static void late_free_main(void *arg)
+{
+    (void)arg;
+    struct late l = {.who = ringo_chan_make(sizeof(ringo__fiber_t *), 1),
+                     .done = ringo_chan_make(sizeof(int), 3)};
+    for (long i = 0; i < iters(2000); i++) {
+        l.wg = calloc(1, sizeof(*l.wg));
+        assert_non_null(l.wg);
+        l.go = ringo_chan_make(0, 0);
+        ringo_waitgroup_add(l.wg, 1);
+        assert_int_equal(ringo_go(counted_waiter, &l), 0);
+        wait_parked(await_report(l.who));
+        assert_int_equal(ringo_go(last_doer, &l), 0);
+        assert_int_equal(ringo_go(late_freer, &l), 0);
+        ringo_chan_close(l.go);
+        await_done(l.done, 3);
+        ringo_chan_unref(l.go);
+    }
+    ringo_chan_unref(l.who);
+    ringo_chan_unref(l.done);
+}
+
+static void test_waitgroup_late_waiter_frees_it(void **state)
+{
+    (void)state;
+    run_main(2, late_free_main, NULL);
+}
+
+/* ---- Once: fn leaves the fiber --------------------------------------------------------------- */
+
+static atomic_int probe_cleaned;
+
+static void probe_cleanup(int *unused)
+{
+    (void)unused;
+    atomic_store(&probe_cleaned, 1);
+}
+
+static void exit_probe(void *arg)
+{
+    (void)arg;
+    __attribute__((cleanup(probe_cleanup))) int guard = 0;
+    (void)guard;
+    ringo_exit();
+}
+
+static ringo_once_t exit_once;
+static atomic_int exit_runs, exit_later_runs;
+static bool exit_unwinds;
+
+static void exiting_fn(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&exit_runs, 1);
+    ringo_exit();
+}
+
+static void once_exiter(void *arg)
+{
+    (void)arg;
+    ringo_once_do(&exit_once, exiting_fn, NULL);
+    CHECK(!"ringo_once_do returned after fn exited the fiber");
+}
+
+static void wait_only_main_left(void)
+{
+    while (ringo_num_fibers() > 1)
+        ringo_yield();
+}
+
+static void once_exit_main(void *arg)
+{
+    (void)arg;
+    /* Does ringo_exit unwind through cleanup handlers in this build? */
+    assert_int_equal(ringo_go(exit_probe, NULL), 0);
+    wait_only_main_left();
+    exit_unwinds = atomic_load(&probe_cleaned);
+    if (!exit_unwinds)
+        return;
+    assert_int_equal(ringo_go(once_exiter, NULL), 0);
+    wait_only_main_left();
+    /* Go: if f exits (runtime.Goexit), Do considers it to have returned. */
+    ringo_once_do(&exit_once, count_static, &exit_later_runs);
+    assert_int_equal(atomic_load(&exit_runs), 1);
+    assert_int_equal(atomic_load(&exit_later_runs), 0);
+}
+
+/* The slow path used to mark done and unlock after fn returned: an fn that
+ * left the fiber through ringo_exit left the once's mutex locked and every
+ * later Do blocked forever. Skipped where ringo_exit does not unwind. */
+static void test_once_fn_exits_fiber(void **state)
+{
+    (void)state;
+    run_checked(2, once_exit_main, NULL);
+    if (!exit_unwinds)
+        skip();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -564,6 +704,8 @@ int main(void)
         cmocka_unit_test(test_cond_broadcast),
         cmocka_unit_test(test_cond_signal),
         cmocka_unit_test(test_cond_wait_relocks),
+        cmocka_unit_test(test_waitgroup_late_waiter_frees_it),
+        cmocka_unit_test(test_once_fn_exits_fiber),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,7 +12,11 @@
  * Channels are reference counted: ringo_chan_make returns one reference; a
  * fiber that uses a channel beyond its creator's lifetime takes its own
  * with ringo_chan_ref before ringo_go and drops it with ringo_chan_unref.
- * Freeing a channel while fibers are blocked on it panics.
+ * Freeing a channel while fibers are blocked on it panics. In builds with
+ * assertions on (no NDEBUG), a use after the last unref panics at the use:
+ * "use of a freed channel" (the freed memory is poisoned; detection is best
+ * effort once the memory is reused). A channel may outlive ringo_run:
+ * fibers still blocked on it when the run ends are forgotten.
  *
  * Channels work from plain threads too: a thread that is not a ringo worker
  * blocks on a futex instead of parking a fiber.
@@ -45,7 +49,8 @@ RINGO_API void ringo_chan_send(ringo_chan_t *ch, const void *elem);
  * closed and drained, with *elem zeroed: Go's `v, ok := <-ch`. */
 RINGO_API bool ringo_chan_recv(ringo_chan_t *ch, void *elem);
 /* Non-blocking forms: 0, -EAGAIN (would block), -EPIPE (closed; for
- * try_recv, closed and drained, *elem zeroed). A NULL ch gives -EAGAIN. */
+ * try_recv, closed and drained, *elem zeroed). A NULL ch gives -EAGAIN.
+ * Nothing else: try_send on a closed channel never panics. */
 RINGO_API int ringo_chan_try_send(ringo_chan_t *ch, const void *elem);
 RINGO_API int ringo_chan_try_recv(ringo_chan_t *ch, void *elem);
 RINGO_API void ringo_chan_close(ringo_chan_t *ch);
@@ -63,9 +68,16 @@ RINGO_API size_t ringo_chan_cap(ringo_chan_t *ch);
  *   intchan_tx / intchan_rx   the directional views (distinct types)
  *   intchan_make(cap), intchan_send(tx, v), intchan_recv(rx, &v),
  *   intchan_try_send(tx, v), intchan_try_recv(rx, &v), intchan_close(tx),
- *   intchan_unref(c)
+ *   intchan_ref(c) / intchan_unref(c), and the same for each view:
+ *   intchan_tx_ref(tx) / intchan_tx_unref(tx), intchan_rx_ref(rx) /
+ *   intchan_rx_unref(rx), so a fiber handed one view can keep and drop its
+ *   own reference;
+ *   intchan_recv_case(rx, int *out), intchan_send_case(tx, const int *in)
+ *   select cases (RINGO_RECV / RINGO_SEND with the element type checked).
  * Passing a receive-only view where a send-only one is expected (or the
- * reverse) does not compile. */
+ * reverse) does not compile; neither does a case whose pointer is not to
+ * the element type (C requires the diagnostic; GCC before 14 makes it only a
+ * warning unless -Werror=incompatible-pointer-types). */
 #define RINGO_CHAN_DEFINE(name, T)                                                   \
     typedef struct { ringo_chan_t *raw; } name##_tx;                                 \
     typedef struct { ringo_chan_t *raw; } name##_rx;                                 \
@@ -86,8 +98,22 @@ RINGO_API size_t ringo_chan_cap(ringo_chan_t *ch);
     { return ringo_chan_try_recv(c.raw, v); }                                        \
     static inline __attribute__((unused)) void name##_close(name##_tx c)             \
     { ringo_chan_close(c.raw); }                                                     \
+    static inline __attribute__((unused)) name name##_ref(name c)                    \
+    { ringo_chan_ref(c.raw); return c; }                                             \
     static inline __attribute__((unused)) void name##_unref(name c)                  \
-    { ringo_chan_unref(c.raw); }
+    { ringo_chan_unref(c.raw); }                                                     \
+    static inline __attribute__((unused)) name##_tx name##_tx_ref(name##_tx c)       \
+    { ringo_chan_ref(c.raw); return c; }                                             \
+    static inline __attribute__((unused)) void name##_tx_unref(name##_tx c)          \
+    { ringo_chan_unref(c.raw); }                                                     \
+    static inline __attribute__((unused)) name##_rx name##_rx_ref(name##_rx c)       \
+    { ringo_chan_ref(c.raw); return c; }                                             \
+    static inline __attribute__((unused)) void name##_rx_unref(name##_rx c)          \
+    { ringo_chan_unref(c.raw); }                                                     \
+    static inline __attribute__((unused)) ringo_case_t name##_recv_case(name##_rx c, T *out) \
+    { return RINGO_RECV(c.raw, out); }                                               \
+    static inline __attribute__((unused)) ringo_case_t name##_send_case(name##_tx c, const T *in) \
+    { return RINGO_SEND(c.raw, in); }
 
 /* ---- select ----------------------------------------------------------------------- */
 
@@ -121,8 +147,15 @@ typedef struct ringo_case {
  * RINGO_DEFAULT case it never blocks (returns the default's index when
  * nothing is ready). A case on a NULL channel never fires; a select with
  * no case that can ever fire blocks forever. A fd case fires when the fd is
- * readable/writable (nothing is read or written). Returns -EINVAL for a
- * malformed case list (two defaults, unknown kind). */
+ * readable/writable (nothing is read or written); fd cases need a fiber.
+ * Returns the index of the case performed, or, performing nothing:
+ *   -EINVAL   a malformed case list: cases NULL with n > 0, two defaults,
+ *             an unknown kind, more than 65536 cases;
+ *   -EBADF    a fd case with a negative fd;
+ *   -ENOTSUP  a fd case from a thread that is not running a fiber;
+ *   -ENOMEM   no memory for the scratch of a select of more than 8 cases,
+ *             or for a fd case's poll record.
+ * ringo_select(NULL, 0) is Go's empty select: it blocks forever. */
 RINGO_API int ringo_select(ringo_case_t *cases, size_t n);
 
 #ifdef __cplusplus

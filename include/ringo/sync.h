@@ -7,6 +7,15 @@
  * them work from fibers and from plain threads (which block on a futex).
  * Misuse panics with Go's words: "sync: unlock of unlocked mutex",
  * "sync: negative WaitGroup counter", ...
+ *
+ * They may outlive a ringo_run: fibers still blocked on one when main
+ * returns are forgotten, as if their calls had never been made (a Mutex
+ * lock handed to such a fiber is released; semaphore units granted to one
+ * that never ran again stay granted). Locks held by fibers that were still
+ * running stay held, as in Go.
+ *
+ * Errors: only ringo_sem_acquire returns one (listed there); every other
+ * function here returns void or a bool that is not an error.
  */
 #ifndef RINGO_SYNC_H
 #define RINGO_SYNC_H
@@ -38,13 +47,15 @@ RINGO_API void ringo_rwmutex_unlock(ringo_rwmutex_t *rw);
 RINGO_API bool ringo_rwmutex_tryrlock(ringo_rwmutex_t *rw);
 RINGO_API bool ringo_rwmutex_trylock(ringo_rwmutex_t *rw);
 
-/* ---- WaitGroup: reusable once Wait has returned. ---- */
+/* ---- WaitGroup: reusable once Wait has returned; a Wait that returned may
+ * free it at once, even while other waiters are still being woken. ---- */
 typedef struct ringo_waitgroup { uint64_t opaque_[4]; } ringo_waitgroup_t;
 RINGO_API void ringo_waitgroup_add(ringo_waitgroup_t *wg, int delta);
 RINGO_API void ringo_waitgroup_done(ringo_waitgroup_t *wg);
 RINGO_API void ringo_waitgroup_wait(ringo_waitgroup_t *wg);
 
-/* ---- Once: fn runs exactly once; concurrent callers return after it finished. ---- */
+/* ---- Once: fn runs exactly once; concurrent callers return after it
+ * finished. An fn that leaves its fiber (ringo_exit) counts as finished. ---- */
 typedef struct ringo_once { uint64_t opaque_[4]; } ringo_once_t;
 RINGO_API void ringo_once_do(ringo_once_t *once, void (*fn)(void *), void *arg);
 
@@ -58,9 +69,11 @@ RINGO_API void ringo_cond_broadcast(ringo_cond_t *c);
  * the capacity (the zero value has capacity 0: init it first). ---- */
 typedef struct ringo_sem { uint64_t opaque_[5]; } ringo_sem_t;
 RINGO_API void ringo_sem_init(ringo_sem_t *s, int64_t capacity);
-/* 0, or the context's error (-ECANCELED, -ETIMEDOUT) if ctx ends first (ctx
- * may be NULL: wait forever). Asking for more than the capacity waits until
- * ctx ends. */
+/* 0, or the context's error if ctx has ended or ends first, with nothing
+ * acquired: -ECANCELED (cancelled) or -ETIMEDOUT (deadline exceeded). A ctx
+ * that has already ended fails even when n units are free (x/sync's order).
+ * ctx may be NULL: wait for as long as it takes. Asking for more than the
+ * capacity waits until ctx ends (forever with a NULL ctx). */
 RINGO_API int ringo_sem_acquire(ringo_ctx_t *ctx, ringo_sem_t *s, int64_t n);
 RINGO_API bool ringo_sem_try_acquire(ringo_sem_t *s, int64_t n);
 /* Releasing more than is held panics: "semaphore: released more than held". */
