@@ -307,8 +307,9 @@ struct ringo__worker {
 enum ringo__spare_state {
     RINGO__SPARE_DORMANT = 0,           /* no thread */
     RINGO__SPARE_ACTIVE,                /* runs fibers like any worker */
-    RINGO__SPARE_RETIRING,              /* runs none; serves its timers and ring, then ends */
-    RINGO__SPARE_EXITING,               /* its thread ends; the monitor joins it */
+    RINGO__SPARE_RETIRING,              /* runs none; serves its timers and ring, then parks */
+    RINGO__SPARE_PARKED,                /* its thread waits (futex on spare_state), ring kept */
+    RINGO__SPARE_EXITING,               /* its thread ends (shutdown, or no ring) */
 };
 
 #define RINGO__POST_NONE   0
@@ -357,8 +358,9 @@ struct ringo__runtime {
      * worker woke while it looked. */
     _Atomic uint64_t idle;
     _Atomic unsigned nspinning;         /* workers looking for work */
-    _Atomic int external;               /* a plain thread touched the runtime:
-                                           deadlock detection is off */
+    _Atomic int external;               /* a plain thread touched the runtime (no
+                                           longer read: the deadlock check counts
+                                           the threads themselves, runtime.c) */
     int caller_tid;                     /* the thread in ringo_run */
     _Atomic int monitor_tid;
     _Atomic int exit_requested;         /* ringo_main: main returned */

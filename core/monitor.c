@@ -23,20 +23,23 @@
  * whole RINGO__HOG_NS, the monitor retires one spare (the highest one not
  * hogged): it runs no fiber from then on and its runnable fibers go to the
  * global queue at once; it keeps serving its timers, in-flight operations
- * and cancel requests until none is left, and its thread ends (sched.c).
+ * and cancel requests until none is left (sched.c), then its thread parks
+ * on a futex, its ring kept open (runtime.c), no longer counted live.
  * So the number of workers running fibers without being hogged exceeds
  * the configured count only between a hog's end and the retirement that
  * follows it, about RINGO__HOG_NS, and never by more than the spares that
- * were needed. A spare needed again while retiring is taken back instead
- * of starting a thread.
+ * were needed. A spare needed again is taken back (retiring or parked)
+ * before a new thread is started; parked spare threads end at shutdown.
  *
  * Spare slot states (w->spare_state): DORMANT -> ACTIVE (the monitor
  * starts its thread), ACTIVE -> RETIRING (the monitor), RETIRING -> ACTIVE
- * (the monitor, by CAS), RETIRING -> EXITING (the spare, by CAS, when it
- * has nothing left; also ACTIVE -> EXITING at shutdown or when its ring
- * cannot be made), EXITING -> DORMANT (the monitor, after joining it).
- * Only the monitor moves a spare out of ACTIVE, and it rescues only ACTIVE
- * spares, so it never reaps the ring of one that is ending.
+ * and PARKED -> ACTIVE (the monitor, by CAS), RETIRING -> PARKED (the
+ * spare, by CAS, when it has nothing left), PARKED -> EXITING (ringo_run,
+ * by CAS, at shutdown), ACTIVE -> EXITING (the spare, at shutdown or when
+ * its ring cannot be made), EXITING -> DORMANT (whoever joins the thread:
+ * the monitor after a failed start, else ringo_run). Only the monitor
+ * moves a spare out of ACTIVE while the runtime runs, and it rescues only
+ * ACTIVE spares.
  *
  * Every SCAVENGE_PERIOD it also trims surplus pooled stacks (stack.c), and
  * every HOOK_PERIOD it calls ringo__periodic_hook, through which sync/ ages
@@ -131,6 +134,22 @@ static void spare_up(struct monitor *m, int64_t now)
             wake_worker(w);
             return;
         }
+    }
+    for (unsigned i = rt->nprocs; i < rt->nworkers; i++) {
+        ringo__worker_t *w = &rt->workers[i];
+        if (atomic_load(&w->spare_state) != RINGO__SPARE_PARKED)
+            continue;
+        /* Live again before it can run (its own uncount on parking may
+         * come before or after this one: the sum is right either way). */
+        atomic_fetch_add(&rt->idle, RINGO__LIVE_ONE + RINGO__WAKE_ONE);
+        int expect = RINGO__SPARE_PARKED;
+        if (atomic_compare_exchange_strong(&w->spare_state, &expect, RINGO__SPARE_ACTIVE)) {
+            m->last_tick[i] = atomic_load(&w->stats.switches);
+            m->since[i] = now;
+            syscall(SYS_futex, &w->spare_state, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+            return;
+        }
+        atomic_fetch_sub(&rt->idle, RINGO__LIVE_ONE);
     }
     for (unsigned i = rt->nprocs; i < rt->nworkers; i++) {
         ringo__worker_t *w = &rt->workers[i];

@@ -160,8 +160,6 @@ int ringo__ring_init(ringo__worker_t *w)
     w->ring_ready = true;
     w->sq_pending = 0;
     atomic_store(&w->efd_rearm, 0);
-    /* A spare slot's ring is new: no wake-up can be on its way to it. */
-    atomic_store(&w->wake_pending, 0);
     w->wake_efd = -1;
     if (!rt->send_msg_ring) {
         RINGO_TSAN_HIDE_BEGIN();     /* other threads write it: see sanitizer.h */
@@ -198,7 +196,8 @@ void ringo__ring_fini(ringo__worker_t *w)
      * good makes its try-lock reaps back off before the CQ is unmapped. */
     ringo__spin_lock(&w->cq_lock);
     /* Under inbox_lock, so a cancel posted from now on is dropped instead
-     * of landing in a freed inbox. */
+     * of landing in a freed inbox (other workers' fibers may still post
+     * while this one shuts down). */
     ringo__spin_lock(&w->inbox_lock);
     atomic_store_explicit(&w->ring_fd, -1, memory_order_relaxed);
     ringo__free(w->inbox);
@@ -215,12 +214,6 @@ void ringo__ring_fini(ringo__worker_t *w)
         RINGO_TSAN_HIDE_END();
     }
     w->wake_efd = -1;
-    /* A retired spare's slot gets a new ring later: free cq_lock for it.
-     * The monitor rescues only ACTIVE spares, and only it makes a spare
-     * leave ACTIVE, so it is not reaping this one. At shutdown the lock
-     * stays held, as said above. */
-    if (!atomic_load(&ringo__rt->stopping))
-        ringo__spin_unlock(&w->cq_lock);
 }
 
 struct io_uring_sqe *ringo__ring_sqe(ringo__worker_t *w)
@@ -330,7 +323,7 @@ void ringo__ring_cancel(ringo__worker_t *w, uint64_t user_data)
     }
     ringo__spin_lock(&w->inbox_lock);
     if (atomic_load_explicit(&w->ring_fd, memory_order_relaxed) < 0) {
-        /* No ring (a retired spare's): nothing in flight to cancel. */
+        /* Its ring is gone (shutdown): nothing is in flight to cancel. */
         ringo__spin_unlock(&w->inbox_lock);
         return;
     }
@@ -469,7 +462,7 @@ void ringo__ring_wake(ringo__worker_t *target)
     ringo__runtime_t *rt = ringo__rt;
     int target_fd = atomic_load_explicit(&target->ring_fd, memory_order_acquire);
     if (target_fd < 0) {
-        /* No ring (shutting down, or a spare slot between threads). */
+        /* No ring (shutting down, or a spare slot whose thread is starting). */
         atomic_store(&target->wake_pending, 0);
         return;
     }

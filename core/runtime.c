@@ -235,9 +235,9 @@ struct worker_start {
     struct topology *topo;
 };
 
-/* What a worker or spare thread does once it has its ring: run the
- * scheduler until it ends. */
-static void worker_run(ringo__worker_t *w)
+/* What a worker or spare thread sets up, once it has its ring, before it
+ * runs the scheduler. */
+static void worker_setup(ringo__worker_t *w)
 {
     w->tsan_sched_fiber = RINGO_TSAN_CURRENT();
     w->tsan_timer_fiber = RINGO_TSAN_CREATE();
@@ -251,7 +251,6 @@ static void worker_run(ringo__worker_t *w)
         }
         pthread_attr_destroy(&attr);
     }
-    ringo__worker_loop(w);
 }
 
 static void worker_end(ringo__worker_t *w)
@@ -289,26 +288,54 @@ static void *worker_thread(void *arg)
         pthread_cond_wait(&rt->gate_cond, &rt->gate_lock);
     pthread_mutex_unlock(&rt->gate_lock);
 
-    if (!atomic_load(&rt->init_failed))
-        worker_run(w);
+    if (!atomic_load(&rt->init_failed)) {
+        worker_setup(w);
+        ringo__worker_loop(w);
+    }
     worker_end(w);
     return NULL;
 }
 
+/* A retired spare with nothing left waits here, not counted live, until
+ * the monitor takes it back (true; it counted it live again) or shutdown
+ * (false). Its ring and eventfd stay open meanwhile: a waker that read
+ * their numbers a moment ago never writes into a closed, reused fd. */
+static bool spare_park(ringo__runtime_t *rt, ringo__worker_t *w)
+{
+    atomic_fetch_sub(&rt->idle, RINGO__LIVE_ONE);
+    for (;;) {
+        int s = atomic_load(&w->spare_state);
+        if (s != RINGO__SPARE_PARKED)
+            return s == RINGO__SPARE_ACTIVE;
+        if (atomic_load(&rt->stopping))
+            return false;
+        syscall(SYS_futex, &w->spare_state, FUTEX_WAIT_PRIVATE, RINGO__SPARE_PARKED, NULL, NULL, 0);
+    }
+}
+
 /* A spare worker's thread (monitor.c starts it, ACTIVE and counted live).
- * It ends when it has retired and has nothing left, or at shutdown. */
+ * It runs fibers, retires, parks and runs again as the monitor says, and
+ * ends at shutdown (or at once if it cannot make its ring). */
 void *ringo__spare_thread(void *arg)
 {
     ringo__worker_t *w = arg;
     ringo__runtime_t *rt = ringo__rt;
     ringo__tls_worker = w;
     atomic_store(&w->tid, gettid_now());
+    bool live = true;
     int err = ringo__altstack_init(w);
     if (!err)
         err = ringo__ring_init(w);
     if (!err) {
         RINGO_RACE_RELEASE(&ringo__workers_ready);
-        worker_run(w);
+        worker_setup(w);
+        for (;;) {
+            ringo__worker_loop(w);
+            if (atomic_load(&w->spare_state) != RINGO__SPARE_PARKED)
+                break;                  /* shutdown */
+            if (!(live = spare_park(rt, w)))
+                break;
+        }
     } else {
         static _Atomic int warned;
         atomic_store(&rt->spare_failed, 1);
@@ -317,9 +344,10 @@ void *ringo__spare_thread(void *arg)
                     strerror(-err));
     }
     worker_end(w);
-    atomic_fetch_sub(&rt->idle, RINGO__LIVE_ONE);
+    if (live)
+        atomic_fetch_sub(&rt->idle, RINGO__LIVE_ONE);
     atomic_store(&w->tid, 0);
-    /* Last: the monitor joins the thread once it reads EXITING. */
+    /* Last: the monitor (if a ring failed) or ringo_run joins the thread. */
     atomic_store(&w->spare_state, RINGO__SPARE_EXITING);
     return NULL;
 }
@@ -568,8 +596,15 @@ static int run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg, bo
         exit(rt->exit_status);
     }
 
-    /* The monitor first: no spare starts once it has gone. */
+    /* The monitor first: no spare starts once it has gone. Then the
+     * parked spares are told to end. */
     ringo__monitor_stop(rt);
+    for (unsigned i = nworkers; i < rt->nworkers; i++) {
+        ringo__worker_t *w = &rt->workers[i];
+        int parked = RINGO__SPARE_PARKED;
+        if (atomic_compare_exchange_strong(&w->spare_state, &parked, RINGO__SPARE_EXITING))
+            syscall(SYS_futex, &w->spare_state, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    }
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += 1;

@@ -27,8 +27,9 @@
  * them, see monitor.c) run this same loop. An ACTIVE spare is a worker like
  * any other. A RETIRING one runs no fiber: it hands whatever becomes
  * runnable on it to the global queue and serves its own timers, in-flight
- * operations and cancel requests until none is left, then its thread ends.
- * It never counts itself idle, so while it lives no deadlock is declared.
+ * operations and cancel requests until none is left, then parks its thread
+ * (runtime.c) until the monitor needs it again. It never counts itself
+ * idle, so while it retires no deadlock is declared.
  *
  * Steal victims and wake-up targets are picked with ringo__rand, the
  * runtime's one random number generator (fiber.c).
@@ -508,7 +509,7 @@ static void go_idle(ringo__runtime_t *rt, ringo__worker_t *w)
 }
 
 /* One round of a retiring spare (see the top of this file). False once
- * nothing is left and its thread may end. */
+ * nothing is left and it has parked (its thread leaves the loop to wait). */
 static bool retire_step(ringo__runtime_t *rt, ringo__worker_t *w)
 {
     poll_local(w);
@@ -522,7 +523,7 @@ static bool retire_step(ringo__runtime_t *rt, ringo__worker_t *w)
     if (!atomic_load(&w->ntimers) && !atomic_load(&w->inflight) &&
         !atomic_load(&w->inbox_nonempty)) {
         int expect = RINGO__SPARE_RETIRING;
-        if (atomic_compare_exchange_strong(&w->spare_state, &expect, RINGO__SPARE_EXITING))
+        if (atomic_compare_exchange_strong(&w->spare_state, &expect, RINGO__SPARE_PARKED))
             return false;
     }
     if (atomic_load(&w->spare_state) == RINGO__SPARE_ACTIVE)

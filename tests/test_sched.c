@@ -15,7 +15,8 @@
  *     timeout (no fence between publishing the deadline and reading
  *     `sleeping`; stress);
  *   - a MSG_RING wake-up that failed left the target's wake_pending set for
- *     good, so it was never woken again;
+ *     good, so it was never woken again; a cancel request posted to a
+ *     worker whose ring was gone landed in a freed inbox;
  *   - returning from main waited for fibers that never switch; ringo_main
  *     now exits at once with main's status, and ringo_run names the fibers
  *     it waits for after a second.
@@ -587,6 +588,28 @@ static void test_failed_msg_ring_clears_wake_pending(void **state)
     run_checked(2, failed_wake_main, NULL);
 }
 
+/* A cancel request for a worker whose ring is gone (it shut down while
+ * other workers' fibers still ran) is dropped. Before, it went into the
+ * inbox that ring_fini had freed without taking the inbox lock, and the
+ * wake-up that followed left wake_pending set. */
+static void cancel_ringless_main(void *arg)
+{
+    (void)arg;
+    memset(&fake_target, 0, sizeof(fake_target));
+    fake_target.wake_efd = -1;
+    atomic_store(&fake_target.ring_fd, -1);
+    ringo__ring_cancel(&fake_target, 12345);
+    CHECK(fake_target.inbox == NULL && fake_target.ninbox == 0);
+    CHECK(atomic_load(&fake_target.inbox_nonempty) == 0);
+    CHECK(atomic_load(&fake_target.wake_pending) == 0);
+}
+
+static void test_cancel_to_worker_without_ring_is_dropped(void **state)
+{
+    (void)state;
+    run_checked(2, cancel_ringless_main, NULL);
+}
+
 /* ---- ringo_main and what ringo_run waits for --------------------------------------------------------- */
 
 static ringo_chan_t *spin_chan;
@@ -699,6 +722,7 @@ int main(void)
         cmocka_unit_test(test_deadlock_reported_after_plain_thread_ends),
         cmocka_unit_test(test_timer_from_plain_thread_wakes_dozing_worker),
         cmocka_unit_test(test_failed_msg_ring_clears_wake_pending),
+        cmocka_unit_test(test_cancel_to_worker_without_ring_is_dropped),
         cmocka_unit_test(test_ringo_main_exits_with_status_without_waiting),
         cmocka_unit_test(test_ringo_main_null_exits_2),
         cmocka_unit_test(test_ringo_run_names_fibers_it_waits_for),
