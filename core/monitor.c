@@ -38,8 +38,9 @@
  * by CAS, at shutdown), ACTIVE -> EXITING (the spare, at shutdown or when
  * its ring cannot be made), EXITING -> DORMANT (whoever joins the thread:
  * the monitor after a failed start, else ringo_run). Only the monitor
- * moves a spare out of ACTIVE while the runtime runs, and it rescues only
- * ACTIVE spares.
+ * moves a spare out of ACTIVE while the runtime runs; it rescues ACTIVE
+ * and RETIRING spares (a retiring one may still run a hog), whose rings
+ * stay open until shutdown.
  *
  * Every SCAVENGE_PERIOD it also trims surplus pooled stacks (stack.c), and
  * every HOOK_PERIOD it calls ringo__periodic_hook, through which sync/ ages
@@ -92,6 +93,8 @@ static void wake_moved(ringo__runtime_t *rt, unsigned moved)
         ringo__wakep(rt);
 }
 
+/* Moves a hogged worker's runnable fibers to the global queue and fires
+ * its timers and completions on its behalf. */
 static void rescue(ringo__runtime_t *rt, ringo__worker_t *w, int64_t now)
 {
     atomic_fetch_add(&rt->rescue_seq, 1);
@@ -120,14 +123,16 @@ struct monitor {
 
 /* Brings one more worker to run fibers: a retiring spare taken back, or a
  * dormant slot's new thread. */
-static void spare_up(struct monitor *m, int64_t now)
+static void spare_up(struct monitor *m, const bool *hogged, int64_t now)
 {
     ringo__runtime_t *rt = m->rt;
     if (now < m->spare_retry_at)
         return;
-    for (unsigned i = rt->nprocs; i < rt->nworkers; i++) {
+    for (unsigned i = rt->nprocs; i < atomic_load(&rt->nslots); i++) {
         ringo__worker_t *w = &rt->workers[i];
         int expect = RINGO__SPARE_RETIRING;
+        if (hogged[i])
+            continue;               /* its own fiber holds it */
         if (atomic_compare_exchange_strong(&w->spare_state, &expect, RINGO__SPARE_ACTIVE)) {
             m->last_tick[i] = atomic_load(&w->stats.switches);
             m->since[i] = now;
@@ -224,7 +229,10 @@ static bool look(struct monitor *m, bool *hogged, int64_t now)
     for (unsigned i = 0; i < n; i++) {
         ringo__worker_t *w = &rt->workers[i];
         hogged[i] = false;
-        if (ringo__is_spare(rt, w) && atomic_load(&w->spare_state) != RINGO__SPARE_ACTIVE)
+        /* A retiring spare still runs the fiber it had; if that one hogs
+         * it, it is rescued like any worker, but it is no free worker. */
+        int st = ringo__is_spare(rt, w) ? atomic_load(&w->spare_state) : RINGO__SPARE_ACTIVE;
+        if (st != RINGO__SPARE_ACTIVE && st != RINGO__SPARE_RETIRING)
             continue;
         ringo__fiber_t *cur = atomic_load_explicit(&w->current, memory_order_relaxed);
         uint64_t tick = atomic_load_explicit(&w->stats.switches, memory_order_relaxed);
@@ -232,12 +240,12 @@ static bool look(struct monitor *m, bool *hogged, int64_t now)
             m->last_tick[i] = tick;
             m->since[i] = now;
             busy |= cur != NULL;
-            nfree++;
+            nfree += st == RINGO__SPARE_ACTIVE;
             continue;
         }
         busy = true;
         if (now - m->since[i] < RINGO__HOG_NS) {
-            nfree++;
+            nfree += st == RINGO__SPARE_ACTIVE;
             continue;
         }
         hogged[i] = true;
@@ -247,7 +255,7 @@ static bool look(struct monitor *m, bool *hogged, int64_t now)
     if (atomic_load(&rt->stopping))
         return busy;
     if (nhogged && !nfree)
-        spare_up(m, now);
+        spare_up(m, hogged, now);
     if (nfree > rt->nprocs) {
         if (!m->over_since)
             m->over_since = now;
