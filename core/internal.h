@@ -25,6 +25,7 @@
  *   w->timer_lock   >  nothing      (one worker's timer heap)
  *   w->cq_lock      >  nothing      (reaping one worker's CQ: owner or monitor)
  *   w->inbox_lock   >  nothing      (cancel requests for w's ring)
+ *   rt->gate_lock   >  nothing      (start gate; then main's end, runtime.c)
  * Timers and completions are fired, and waiters woken, after their lock is
  * dropped.
  *

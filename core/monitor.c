@@ -50,8 +50,8 @@
  * due when that thread ends.
  *
  * The monitor polls every millisecond while any worker runs fibers and
- * every 20 ms when all are idle; a futex lets shutdown end its wait (the
- * caller of ringo_run waits on the same futex for main to return).
+ * every 20 ms when all are idle; a futex lets shutdown end its wait
+ * (ringo__monitor_kick also wakes the caller of ringo_run waiting for main).
  *
  * Threads and locks: the monitor only reads workers' published atomics
  * (current, stats.switches), steals through the lock-free run-queue protocol and takes
@@ -326,9 +326,13 @@ int ringo__monitor_start(ringo__runtime_t *rt)
 
 void ringo__monitor_kick(ringo__runtime_t *rt)
 {
-    /* Wakes the monitor and the caller of ringo_run waiting for main. */
+    /* Wakes the monitor, and the caller of ringo_run waiting for main
+     * (runtime.c, on the gate's condition variable). */
     atomic_fetch_add(&rt->monitor_futex, 1);
-    syscall(SYS_futex, &rt->monitor_futex, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    syscall(SYS_futex, &rt->monitor_futex, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    pthread_mutex_lock(&rt->gate_lock);
+    pthread_cond_broadcast(&rt->gate_cond);
+    pthread_mutex_unlock(&rt->gate_lock);
 }
 
 void ringo__monitor_stop(ringo__runtime_t *rt)

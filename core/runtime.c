@@ -30,8 +30,8 @@
  * known exactly by id: the caller of ringo_run (blocked in it), each
  * worker and spare (w->tid), the monitor. Everything else in
  * /proc/self/task counts as foreign, except the kernel's io_uring worker
- * threads (they run no user code) and, under ThreadSanitizer, its one
- * background thread.
+ * threads (they run no user code) and, under ThreadSanitizer, its
+ * background threads (told apart by their signal mask; see below).
  *
  * Only one runtime runs at a time (ringo__rt); `running` guards that.
  */
@@ -124,10 +124,10 @@ static bool harmless_thread(const char *tid)
 }
 
 #ifdef RINGO_TSAN
-/* ThreadSanitizer's background thread is started with every blockable
- * signal blocked, a mask user threads rarely have; at most one thread is
- * excused this way, so a user thread with that mask still counts when the
- * background thread exists (it always does once any thread was created). */
+/* ThreadSanitizer starts its background threads (one, or two in a forked
+ * child) with every blockable signal blocked. A user thread that blocks
+ * every signal looks the same and is excused too: in TSan builds only, the
+ * deadlock check can miss such a thread (runtime.h says so). */
 static bool tsan_background_thread(const char *tid)
 {
     char buf[2048];
@@ -148,9 +148,6 @@ bool ringo__foreign_threads(ringo__runtime_t *rt)
     if (!d)
         return true;                            /* cannot tell: assume one */
     bool found = false;
-#ifdef RINGO_TSAN
-    bool tsan_excused = false;
-#endif
     struct dirent *e;
     while (!found && (e = readdir(d))) {
         if (e->d_name[0] < '0' || e->d_name[0] > '9')
@@ -158,10 +155,8 @@ bool ringo__foreign_threads(ringo__runtime_t *rt)
         if (own_thread(rt, atoi(e->d_name)) || harmless_thread(e->d_name))
             continue;
 #ifdef RINGO_TSAN
-        if (!tsan_excused && tsan_background_thread(e->d_name)) {
-            tsan_excused = true;
+        if (tsan_background_thread(e->d_name))
             continue;
-        }
 #endif
         found = true;
     }
@@ -393,15 +388,17 @@ static unsigned spare_slots(unsigned nprocs)
 }
 
 /* Blocks the caller of ringo_run/ringo_main until main has returned (or,
- * for ringo_main, asked to end the process). ringo__monitor_kick wakes it. */
+ * for ringo_main, asked to end the process); ringo__monitor_kick wakes it.
+ * On the gate's condition variable, free once the gate is open: a blocking
+ * call ThreadSanitizer knows, so a signal (SIGQUIT) that lands on this
+ * thread is delivered at once, not held back until the next intercepted
+ * call, as it would be in a raw futex wait. */
 static void wait_for_main(ringo__runtime_t *rt)
 {
-    for (;;) {
-        uint32_t v = atomic_load(&rt->monitor_futex);
-        if (atomic_load(&rt->stopping) || atomic_load(&rt->exit_requested))
-            return;
-        syscall(SYS_futex, &rt->monitor_futex, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
-    }
+    pthread_mutex_lock(&rt->gate_lock);
+    while (!atomic_load(&rt->stopping) && !atomic_load(&rt->exit_requested))
+        pthread_cond_wait(&rt->gate_cond, &rt->gate_lock);
+    pthread_mutex_unlock(&rt->gate_lock);
 }
 
 /* Writes each fiber still running on a worker (one that has not reached a

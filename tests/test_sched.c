@@ -281,68 +281,63 @@ static void test_hwloc_failure_falls_back(void **state)
 /* ---- the deadlock check vs a completion being dispatched ---------------------------------- */
 
 /* A fiber waits with select for a timerfd to fire (an io_uring poll in
- * flight on its worker, which then sleeps), while a second fiber on the
- * other worker spins until about that moment and then parks, so that its
- * worker dozes off and runs the deadlock check just as the sleeping worker
- * dispatches the poll's completion, which readies the first fiber. Nothing
- * else is pending (main waits on an event, not a timer). Before the fix the
- * dispatching worker, still counted idle, had taken the op off inflight
- * before readying the fiber, and a check falling in between declared a
- * false "all fibers are asleep - deadlock!". The spin's end is jittered to
- * sweep the window; a race of nanoseconds, so this is a stress test (the
- * argument is at ringo__check_deadlock). */
-static struct event tfd_done, tfd_ack;
-static ringo__fiber_t *_Atomic tfd_waiter;
+ * flight on its worker, which then sleeps), while a fiber it spawned just
+ * before (which the other worker, woken for it, steals) spins until about
+ * that moment and ends, so that its worker dozes off and runs the deadlock
+ * check just as the sleeping worker dispatches the poll's completion, which
+ * readies the first fiber. Nothing else is pending (main waits on an event,
+ * not a timer). Before the fix the dispatching worker, still counted idle,
+ * had taken the op off inflight before readying the fiber, and a check
+ * falling in between declared a false "all fibers are asleep - deadlock!".
+ * The spin's end is jittered to sweep the window; a race of nanoseconds, so
+ * this is a stress test (the argument is at ringo__check_deadlock). */
+static struct event tfd_done;
+
+struct dozer_arg {
+    ringo__fiber_t *reader;
+    int64_t spin_ns;
+};
+
+static void tfd_dozer(void *arg)
+{
+    const struct dozer_arg *d = arg;
+    ringo__fiber_t *r = d->reader;
+    int64_t t0 = ringo_now();
+    /* The reader is parked in its select once this fiber got its own
+     * worker; if it did not, this round just does not race. */
+    while (atomic_load(&r->state) != RINGO__FIBER_PARKED && ringo_now() - t0 < RINGO_MILLISECOND)
+        ;
+    int64_t until = ringo_now() + d->spin_ns;
+    while (ringo_now() < until)
+        ;
+}
 
 static void tfd_reader(void *arg)
 {
     long rounds = (long)(intptr_t)arg;
     int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
     CHECK(tfd >= 0);
-    atomic_store(&tfd_waiter, ringo__current());
-    for (long i = 0; i < rounds; i++) {
-        struct itimerspec its = {.it_value = {0, 300 * 1000}};
+    uint64_t rng = 0x9E3779B97F4A7C15ull;
+    for (long i = 0; i < rounds && tfd >= 0; i++) {
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        struct dozer_arg d = {ringo__current(), (int64_t)(rng % (300 * 1000))};
+        CHECK(ringo_go_copy(tfd_dozer, &d, sizeof(d)) == 0);
+        struct itimerspec its = {.it_value = {0, 200 * 1000}};
         CHECK(timerfd_settime(tfd, 0, &its, NULL) == 0);
         ringo_case_t c = RINGO_READABLE(tfd);
         CHECK(ringo_select(&c, 1) == 0);
         uint64_t n;
         CHECK(read(tfd, &n, sizeof(n)) == sizeof(n));
-        event_signal(&tfd_ack);
     }
     close(tfd);
-}
-
-static void tfd_dozer(void *arg)
-{
-    long rounds = (long)(intptr_t)arg;
-    ringo__fiber_t *r;
-    while (!(r = atomic_load(&tfd_waiter)))
-        ringo_yield();
-    uint64_t rng = 0x9E3779B97F4A7C15ull;
-    for (long i = 0; i < rounds; i++) {
-        /* The reader's select has parked it (on the other worker: this one
-         * is busy spinning here). */
-        int64_t t0 = ringo_now();
-        while (atomic_load(&r->state) != RINGO__FIBER_PARKED && ringo_now() - t0 < RINGO_SECOND)
-            ;
-        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-        int64_t until = ringo_now() + 200 * 1000 + (int64_t)(rng % (150 * 1000));
-        while (ringo_now() < until)
-            ;
-        event_wait(&tfd_ack);
-    }
     event_signal(&tfd_done);
 }
 
 static void tfd_main(void *arg)
 {
     (void)arg;
-    long rounds = iters(2000);
-    atomic_store(&tfd_waiter, NULL);
-    atomic_store(&tfd_ack.slot, NULL);
     atomic_store(&tfd_done.slot, NULL);
-    assert_int_equal(ringo_go(tfd_reader, (void *)(intptr_t)rounds), 0);
-    assert_int_equal(ringo_go(tfd_dozer, (void *)(intptr_t)rounds), 0);
+    assert_int_equal(ringo_go(tfd_reader, (void *)(intptr_t)iters(2000)), 0);
     event_wait(&tfd_done);
 }
 

@@ -11,6 +11,15 @@
  * runtime then moves the other fibers off that worker, and when every
  * worker is so held, it runs them on a spare worker thread until one is
  * free again, so sleepers wake and other fibers progress meanwhile.
+ *
+ * Deadlocks: when every fiber is blocked and nothing pending (a timer, an
+ * I/O operation, a runnable fiber) can wake one, the program dies with
+ * "ringo: fatal: all fibers are asleep - deadlock!", as in Go. Channels and
+ * the sync types also work from plain threads, which the runtime cannot
+ * see coming: no such verdict is given while any thread exists besides the
+ * runtime's own and the thread blocked in ringo_run/ringo_main (under
+ * ThreadSanitizer, threads that block every signal are taken for TSan's
+ * own and not counted). It comes once the last such thread has ended.
  */
 #ifndef RINGO_RUNTIME_H
 #define RINGO_RUNTIME_H
