@@ -13,8 +13,11 @@
  * and wakes idle workers to run them. It repeats every period while the hog
  * lasts, so a sleeper on a hogged worker is late by about one period.
  *
- * Spare workers. When every running worker is hogged, nobody is left to run
- * what the rescues move, so the monitor does what Go does for a P whose M
+ * Spare workers. When every running worker is hogged (and its thread has
+ * been computing for at least half that time: a worker the kernel left off
+ * the CPU on a loaded machine looks stuck too, but a spare would not help
+ * it), nobody is left to run what the rescues move, so the monitor does
+ * what Go does for a P whose M
  * is stuck in a system call: it brings up a spare worker (a thread with its
  * own ring, run queue and timer heap, in rt->workers[nprocs..]) that runs
  * the other fibers. A spare counts as a running worker; if it too gets
@@ -116,6 +119,7 @@ struct monitor {
     ringo__runtime_t *rt;
     uint64_t *last_tick;
     int64_t *since;
+    int64_t *cpu_base;                  /* its thread's CPU time when first seen stuck; -1 */
     int64_t over_since;                 /* more unhogged workers than nprocs since; 0: not */
     int64_t spare_retry_at;             /* no spare start before this */
     bool warned_full;
@@ -136,6 +140,7 @@ static void spare_up(struct monitor *m, const bool *hogged, int64_t now)
         if (atomic_compare_exchange_strong(&w->spare_state, &expect, RINGO__SPARE_ACTIVE)) {
             m->last_tick[i] = atomic_load(&w->stats.switches);
             m->since[i] = now;
+            m->cpu_base[i] = -1;
             wake_worker(w);
             return;
         }
@@ -151,6 +156,7 @@ static void spare_up(struct monitor *m, const bool *hogged, int64_t now)
         if (atomic_compare_exchange_strong(&w->spare_state, &expect, RINGO__SPARE_ACTIVE)) {
             m->last_tick[i] = atomic_load(&w->stats.switches);
             m->since[i] = now;
+            m->cpu_base[i] = -1;
             syscall(SYS_futex, &w->spare_state, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
             return;
         }
@@ -164,6 +170,7 @@ static void spare_up(struct monitor *m, const bool *hogged, int64_t now)
             atomic_store_explicit(&rt->nslots, i + 1, memory_order_release);
         m->last_tick[i] = atomic_load(&w->stats.switches);
         m->since[i] = now;
+        m->cpu_base[i] = -1;
         /* Live (and a wake-up, for the deadlock check) before it exists. */
         atomic_fetch_add(&rt->idle, RINGO__LIVE_ONE + RINGO__WAKE_ONE);
         atomic_store(&w->spare_state, RINGO__SPARE_ACTIVE);
@@ -220,6 +227,27 @@ static void join_ended_spares(struct monitor *m, int64_t now)
         m->spare_retry_at = now + SPARE_RETRY;
 }
 
+/* CPU time the thread running w has used, or -1 if it cannot be read. */
+static int64_t thread_cpu(ringo__worker_t *w)
+{
+    clockid_t cid;
+    struct timespec ts;
+    if (pthread_getcpuclockid(w->thread, &cid) != 0 || clock_gettime(cid, &ts) != 0)
+        return -1;
+    return (int64_t)ts.tv_sec * RINGO_SECOND + ts.tv_nsec;
+}
+
+/* A stuck worker whose thread computed for most of the time (not one the
+ * kernel merely left off the CPU, on a loaded machine): only those make
+ * the monitor bring up a spare, which would not help the others. */
+static bool computing(struct monitor *m, unsigned i, ringo__worker_t *w)
+{
+    int64_t cpu = thread_cpu(w);
+    if (cpu < 0 || m->cpu_base[i] < 0)
+        return true;
+    return cpu - m->cpu_base[i] >= RINGO__HOG_NS / 2;
+}
+
 /* One look at every running worker; true if any runs a fiber. */
 static bool look(struct monitor *m, bool *hogged, int64_t now)
 {
@@ -239,18 +267,25 @@ static bool look(struct monitor *m, bool *hogged, int64_t now)
         if (!cur || tick != m->last_tick[i]) {
             m->last_tick[i] = tick;
             m->since[i] = now;
+            m->cpu_base[i] = -1;
             busy |= cur != NULL;
             nfree += st == RINGO__SPARE_ACTIVE;
             continue;
         }
         busy = true;
+        if (m->cpu_base[i] < 0)
+            m->cpu_base[i] = thread_cpu(w);
         if (now - m->since[i] < RINGO__HOG_NS) {
             nfree += st == RINGO__SPARE_ACTIVE;
             continue;
         }
+        rescue(rt, w, now);
+        if (!computing(m, i, w)) {
+            nfree += st == RINGO__SPARE_ACTIVE;     /* descheduled, not hogging */
+            continue;
+        }
         hogged[i] = true;
         nhogged++;
-        rescue(rt, w, now);
     }
     if (atomic_load(&rt->stopping))
         return busy;
@@ -277,12 +312,15 @@ static void *monitor_main(void *arg)
     struct monitor m = {.rt = rt};
     m.last_tick = ringo__calloc(rt->nworkers, sizeof(*m.last_tick));
     m.since = ringo__calloc(rt->nworkers, sizeof(*m.since));
+    m.cpu_base = ringo__calloc(rt->nworkers, sizeof(*m.cpu_base));
     bool *hogged = ringo__calloc(rt->nworkers, sizeof(*hogged));
     /* Published before ringo__monitor_start returns: before any fiber runs. */
     atomic_store(&rt->monitor_tid, (int)syscall(SYS_gettid));
     syscall(SYS_futex, &rt->monitor_tid, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
-    if (!m.last_tick || !m.since || !hogged)
+    if (!m.last_tick || !m.since || !m.cpu_base || !hogged)
         goto out;
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        m.cpu_base[i] = -1;
     int64_t last_scavenge = ringo__now(), last_age = last_scavenge;
     while (!atomic_load(&rt->stopping)) {
         int64_t now = ringo__now();
@@ -308,6 +346,7 @@ static void *monitor_main(void *arg)
 out:
     ringo__free(m.last_tick);
     ringo__free(m.since);
+    ringo__free(m.cpu_base);
     ringo__free(hogged);
     return NULL;
 }

@@ -564,6 +564,7 @@ static int run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg, bo
             atomic_store(&rt->init_failed, -err);
             break;
         }
+        rt->workers[started].thread = threads[started];   /* the monitor reads its CPU clock */
     }
     /* Every started worker has its ring (or failed) and its thread id
      * published; so has the monitor, which starts before any fiber runs. */

@@ -431,7 +431,9 @@ static ringo__fiber_t *spin_steal(ringo__runtime_t *rt, ringo__worker_t *w)
  *      idle. At the end (7) both are read again and must be unchanged:
  *      rt->idle's upper half counts every wake-up, so an unchanged word
  *      means no worker left its idle section in between (no ABA: a worker
- *      cannot wake, run a fiber and doze off again unseen), and an unchanged
+ *      cannot wake, run a fiber and doze off again unseen; it would take
+ *      2^32 wake-ups within one check), and a spare was neither started
+ *      nor taken back (both count a wake-up too); an unchanged
  *      even rescue_seq means the monitor moved nothing meanwhile. So for the
  *      whole check no fiber ran (a), and no scheduler fired a timer (b):
  *      timers fire only outside the idle section. The one thing an idle
