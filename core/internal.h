@@ -26,6 +26,7 @@
  *   w->timer_lock   >  nothing      (one worker's timer heap)
  *   w->cq_lock      >  nothing      (reaping one worker's CQ: owner or monitor)
  *   w->inbox_lock   >  nothing      (cancel requests for w's ring)
+ *   rt->gate_lock   >  nothing      (start gate; then main's end, runtime.c)
  * Timers and completions are fired, and waiters woken, after their lock is
  * dropped.
  *
@@ -255,6 +256,8 @@ struct ringo__worker {
     _Atomic int wake_pending;           /* a wake-up is on its way */
     _Atomic uint64_t spawned, exited;   /* fiber accounting, owner-written */
     _Atomic int64_t inflight;           /* SQEs whose CQE has not arrived */
+    _Atomic int tid;                    /* the thread running it, 0 for none (sched.c) */
+    _Atomic int spare_state;            /* enum ringo__spare_state; spare slots only */
 
     struct ringo__runq rq;
 
@@ -299,6 +302,15 @@ struct ringo__worker {
     int cpu;                            /* hwloc PU to pin to, -1 for none */
 };
 
+/* A spare worker's life (sched.c, monitor.c). */
+enum ringo__spare_state {
+    RINGO__SPARE_DORMANT = 0,           /* no thread */
+    RINGO__SPARE_ACTIVE,                /* runs fibers like any worker */
+    RINGO__SPARE_RETIRING,              /* runs none; serves its timers and ring, then parks */
+    RINGO__SPARE_PARKED,                /* its thread waits (futex on spare_state), ring kept */
+    RINGO__SPARE_EXITING,               /* its thread ends (shutdown, or no ring) */
+};
+
 #define RINGO__POST_NONE   0
 #define RINGO__POST_YIELD  1            /* requeue post_fiber at the tail */
 #define RINGO__POST_PARK   2            /* publish post_fiber as PARKED */
@@ -322,7 +334,14 @@ enum ringo__guard_mode {
 };
 
 struct ringo__runtime {
+    /* workers[0, nprocs) are the configured workers; workers[nprocs,
+     * nworkers) are spare slots the monitor brings up while every worker is
+     * held by a fiber that does not yield (monitor.c). Loops that must see
+     * every fiber or counter run over all nworkers slots; an unused spare
+     * slot is all zeros. */
     unsigned nworkers;
+    unsigned nprocs;
+    _Atomic unsigned nslots;            /* slots ever used: nprocs + spares started */
     ringo__worker_t *workers;
     size_t stack_size;                  /* a fiber's stack, its record included */
     size_t page_size;
@@ -332,14 +351,22 @@ struct ringo__runtime {
     unsigned ring_flags;                /* the flags this kernel accepted */
     bool send_msg_ring;                 /* IORING_REGISTER_SEND_MSG_RING works */
     bool on_valgrind;                   /* running under Valgrind (ring.c, stack.c) */
-    bool no_pin;
 
     _Atomic int stopping RINGO__ALIGNED;
-    _Atomic unsigned nidle;             /* workers sleeping in their ring */
+    /* Worker idleness in one word (sched.c): bits 0-15 count workers
+     * sleeping in their ring, bits 16-31 worker threads that run fibers,
+     * bits 32-63 count wake-ups, so the deadlock check can tell that no
+     * worker woke while it looked. */
+    _Atomic uint64_t idle;
     _Atomic unsigned nspinning;         /* workers looking for work */
-    _Atomic int external;               /* a plain thread touched the runtime:
-                                           deadlock detection is off */
-    int baseline_threads;               /* threads in the process at ringo_run */
+    _Atomic int external;               /* a plain thread touched the runtime (no
+                                           longer read: the deadlock check counts
+                                           the threads themselves, runtime.c) */
+    int caller_tid;                     /* the thread in ringo_run */
+    _Atomic int monitor_tid;
+    _Atomic int exit_requested;         /* ringo_main: main returned */
+    _Atomic int spare_failed;           /* a spare could not make its ring */
+    int exit_status;
     _Atomic uint64_t rescue_seq;        /* odd while the monitor moves fibers */
     _Atomic bool main_exited;           /* main called ringo_exit */
     _Atomic uint64_t ext_spawned;       /* fibers spawned by non-worker threads */
@@ -429,6 +456,11 @@ static inline ringo__worker_t *ringo__self(void)
 }
 
 /* ---- scheduler (sched.c) ----------------------------------------------------- */
+#define RINGO__IDLE_ONE   ((uint64_t)1)
+#define RINGO__LIVE_ONE   ((uint64_t)1 << 16)
+#define RINGO__WAKE_ONE   ((uint64_t)1 << 32)
+static inline unsigned ringo__idle_count(uint64_t v) { return (unsigned)(v & 0xffff); }
+static inline unsigned ringo__live_count(uint64_t v) { return (unsigned)((v >> 16) & 0xffff); }
 void ringo__runq_put(ringo__worker_t *w, ringo__fiber_t *f, bool next);
 void ringo__global_put(ringo__runtime_t *rt, ringo__fiber_t *const *fs, size_t n);
 void ringo__wakep(ringo__runtime_t *rt);
@@ -507,7 +539,14 @@ void ringo__check_deadlock(ringo__runtime_t *rt);
 
 /* ---- the clock (clock.c) ------------------------------------------------------ */
 int64_t ringo__now(void);                /* CLOCK_MONOTONIC, in nanoseconds */
-/* Threads in this process now (/proc/self/task), or a huge number if unknown. */
-int ringo__count_threads(void);
+/* True if a thread exists that is not the runtime's own (the caller of
+ * ringo_run, its workers, the monitor) and so might yet wake a fiber. */
+bool ringo__foreign_threads(ringo__runtime_t *rt);
+/* Runs a spare worker on its own thread (runtime.c); the monitor starts it. */
+void *ringo__spare_thread(void *w);
+static inline bool ringo__is_spare(const ringo__runtime_t *rt, const ringo__worker_t *w)
+{
+    return w->index >= rt->nprocs;
+}
 
 #endif

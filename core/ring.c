@@ -23,6 +23,20 @@
  * A thread without a ring (the monitor, a plain pthread) uses the ring-less
  * IORING_REGISTER_SEND_MSG_RING (Linux 6.13) or, where that is missing, writes
  * the target's eventfd, on which every ring keeps a multishot poll.
+ * w->wake_pending is set by whoever sends a wake-up and cleared when it lands;
+ * every path on which none is on its way after all clears it too (the target
+ * has no ring, the eventfd write fails, the MSG_RING fails: its failure CQE
+ * comes back to the sender tagged UD_WAKE_FAILED and the wake-up is sent
+ * again the ring-less way), or the target would never be woken again.
+ *
+ * inflight counts this ring's operations whose completion has not been
+ * dispatched; dispatch decrements it only after the completion callback
+ * returned, so whatever the callback readied is in a run queue before the
+ * count can read zero (the deadlock check in sched.c relies on it).
+ *
+ * Cancel requests from other threads go to w's inbox (inbox_lock); once
+ * the ring is gone (ring_fd < 0, set under inbox_lock) requests are dropped:
+ * no operation is left to cancel.
  *
  * Under Valgrind (3.19 at least) io_uring_enter is not known to block, so a
  * worker asleep in it would keep Valgrind's one-thread-at-a-time lock and
@@ -123,6 +137,13 @@ int ringo__ring_probe(ringo__runtime_t *rt)
     return 0;
 }
 
+/* The CQE of a failed MSG_RING wake-up carries the target, tagged in its
+ * low bits (workers are cache-line aligned; op records are pointer
+ * aligned, so an op's user_data never has both low bits set). */
+#define UD_WAKE_FAILED 3ull
+_Static_assert(_Alignof(ringo__op_t) >= 4 && _Alignof(ringo__worker_t) >= 4,
+               "user_data tags need two free low bits");
+
 static void arm_eventfd(ringo__worker_t *w)
 {
     struct io_uring_sqe *sqe = ringo__ring_sqe(w);
@@ -137,7 +158,8 @@ int ringo__ring_init(ringo__worker_t *w)
     if (ret < 0)
         return ret;
     w->ring_ready = true;
-    atomic_store_explicit(&w->ring_fd, w->ring.ring_fd, memory_order_relaxed);
+    w->sq_pending = 0;
+    atomic_store(&w->efd_rearm, 0);
     w->wake_efd = -1;
     if (!rt->send_msg_ring) {
         RINGO_TSAN_HIDE_BEGIN();     /* other threads write it: see sanitizer.h */
@@ -153,6 +175,8 @@ int ringo__ring_init(ringo__worker_t *w)
         io_uring_submit(&w->ring);
         w->sq_pending = 0;
     }
+    /* Published last: wakers use the ring, and the eventfd, once they see it. */
+    atomic_store_explicit(&w->ring_fd, w->ring.ring_fd, memory_order_release);
     return 0;
 }
 
@@ -171,7 +195,16 @@ void ringo__ring_fini(ringo__worker_t *w)
     /* The monitor may still be looking at this worker: holding cq_lock for
      * good makes its try-lock reaps back off before the CQ is unmapped. */
     ringo__spin_lock(&w->cq_lock);
+    /* Under inbox_lock, so a cancel posted from now on is dropped instead
+     * of landing in a freed inbox (other workers' fibers may still post
+     * while this one shuts down). */
+    ringo__spin_lock(&w->inbox_lock);
     atomic_store_explicit(&w->ring_fd, -1, memory_order_relaxed);
+    ringo__free(w->inbox);
+    w->inbox = NULL;
+    w->ninbox = w->inbox_cap = 0;
+    atomic_store(&w->inbox_nonempty, 0);
+    ringo__spin_unlock(&w->inbox_lock);
     if (w->ring_ready)
         io_uring_queue_exit(&w->ring);
     w->ring_ready = false;
@@ -181,9 +214,6 @@ void ringo__ring_fini(ringo__worker_t *w)
         RINGO_TSAN_HIDE_END();
     }
     w->wake_efd = -1;
-    ringo__free(w->inbox);
-    w->inbox = NULL;
-    w->ninbox = w->inbox_cap = 0;
 }
 
 struct io_uring_sqe *ringo__ring_sqe(ringo__worker_t *w)
@@ -205,8 +235,14 @@ struct cqe_copy {
     uint32_t flags;
 };
 
+static void wake_failed(ringo__worker_t *target);
+
 static void dispatch(ringo__worker_t *w, const struct cqe_copy *c)
 {
+    if ((c->user_data & UD_WAKE_FAILED) == UD_WAKE_FAILED) {
+        wake_failed((ringo__worker_t *)(uintptr_t)(c->user_data & ~UD_WAKE_FAILED));
+        return;
+    }
     switch (c->user_data) {
     case RINGO__UD_IGNORE:
         return;
@@ -229,8 +265,9 @@ static void dispatch(ringo__worker_t *w, const struct cqe_copy *c)
     }
     default: {
         ringo__op_t *op = (ringo__op_t *)(uintptr_t)c->user_data;
-        atomic_fetch_sub(&w->inflight, 1);
+        /* In this order: see the top of this file. */
         op->complete(op, c->res, c->flags);
+        atomic_fetch_sub(&w->inflight, 1);
         return;
     }
     }
@@ -285,6 +322,11 @@ void ringo__ring_cancel(ringo__worker_t *w, uint64_t user_data)
         return;
     }
     ringo__spin_lock(&w->inbox_lock);
+    if (atomic_load_explicit(&w->ring_fd, memory_order_relaxed) < 0) {
+        /* Its ring is gone (shutdown): nothing is in flight to cancel. */
+        ringo__spin_unlock(&w->inbox_lock);
+        return;
+    }
     if (w->ninbox == w->inbox_cap) {
         size_t cap = w->inbox_cap ? w->inbox_cap * 2 : 64;
         uint64_t *n = ringo__realloc(w->inbox, cap * sizeof(*n));
@@ -384,28 +426,9 @@ void ringo__ring_wait(ringo__worker_t *w, int64_t timeout_ns)
     ringo__ring_reap(w);
 }
 
-void ringo__ring_wake(ringo__worker_t *target)
+/* The ring-less wake-up: MSG_RING without a ring, else the eventfd. */
+static void wake_ringless(ringo__runtime_t *rt, ringo__worker_t *target, int target_fd)
 {
-    ringo__runtime_t *rt = ringo__rt;
-    int target_fd = atomic_load_explicit(&target->ring_fd, memory_order_relaxed);
-    if (target_fd < 0)
-        return;                 /* shutting down: its ring is gone */
-    ringo__worker_t *self = ringo__self();
-    if (self) {
-        if (self == target) {
-            atomic_store(&target->wake_pending, 0);   /* awake by definition */
-            return;
-        }
-        struct io_uring_sqe *sqe = ringo__ring_sqe(self);
-        io_uring_prep_msg_ring(sqe, target_fd, 0, RINGO__UD_WAKE, 0);
-        sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-        io_uring_sqe_set_data64(sqe, RINGO__UD_IGNORE);
-        RINGO__STAT_INC(self, submits);
-        RINGO__STAT_INC(self, wakes_sent);
-        io_uring_submit(&self->ring);
-        self->sq_pending = 0;
-        return;
-    }
     if (rt->send_msg_ring) {
         if (send_msg_ring_registered(target_fd, RINGO__UD_WAKE) >= 0)
             return;
@@ -419,4 +442,47 @@ void ringo__ring_wake(ringo__worker_t *target)
     }
     if (put != sizeof(one))
         atomic_store(&target->wake_pending, 0);   /* nothing is on its way */
+}
+
+/* A MSG_RING this worker sent to target failed (its CQE came back here):
+ * the target was not woken. Try once more without the ring; if that fails
+ * too, wake_pending is cleared so that the next waker tries again. */
+static void wake_failed(ringo__worker_t *target)
+{
+    int target_fd = atomic_load_explicit(&target->ring_fd, memory_order_acquire);
+    if (target_fd < 0) {
+        atomic_store(&target->wake_pending, 0);
+        return;
+    }
+    wake_ringless(ringo__rt, target, target_fd);
+}
+
+void ringo__ring_wake(ringo__worker_t *target)
+{
+    ringo__runtime_t *rt = ringo__rt;
+    int target_fd = atomic_load_explicit(&target->ring_fd, memory_order_acquire);
+    if (target_fd < 0) {
+        /* No ring (shutting down, or a spare slot whose thread is starting). */
+        atomic_store(&target->wake_pending, 0);
+        return;
+    }
+    ringo__worker_t *self = ringo__self();
+    if (self) {
+        if (self == target) {
+            atomic_store(&target->wake_pending, 0);   /* awake by definition */
+            return;
+        }
+        struct io_uring_sqe *sqe = ringo__ring_sqe(self);
+        io_uring_prep_msg_ring(sqe, target_fd, 0, RINGO__UD_WAKE, 0);
+        /* Success posts nothing here; a failure posts a CQE that names the
+         * target, so the wake-up is not lost (wake_failed). */
+        sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+        io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)target | UD_WAKE_FAILED);
+        RINGO__STAT_INC(self, submits);
+        RINGO__STAT_INC(self, wakes_sent);
+        io_uring_submit(&self->ring);
+        self->sq_pending = 0;
+        return;
+    }
+    wake_ringless(rt, target, target_fd);
 }

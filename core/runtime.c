@@ -1,4 +1,5 @@
-/* core/runtime.c - ringo_run: start the workers, run main, tear it all down.
+/* core/runtime.c - ringo_run and ringo_main: start the workers, run main,
+ * end the program or tear it all down.
  *
  * Start-up, in order: resolve the configuration (cfg, then RINGO_WORKERS);
  * probe io_uring once (a clear line and -errno if it is unusable); find the
@@ -6,15 +7,33 @@
  * one warning); reserve the stack pool; install the crash signals; queue the
  * main fiber; start one thread per worker, each pinning itself and creating
  * its own ring (SINGLE_ISSUER rings belong to the thread that makes them);
- * start the monitor.
+ * start the monitor; then open the start gate. Every runtime thread has
+ * published its thread id before any fiber runs (see "Whose threads").
  *
- * Shut-down: main's return sets rt->stopping and wakes every worker; each
- * leaves its loop at its next trip through the scheduler, and a fiber that
- * never yields delays that, as it would delay Go's exit. ringo_run joins the
- * workers and the monitor, restores the signals, and frees the rings, the
- * timer heaps and every stack chunk: abandoned fibers are released with the
- * memory they live in, once sync/ has taken their waiters off the queues of
- * objects that outlive the run (ringo__abandon_hook).
+ * Shut-down, ringo_run: main's return sets rt->stopping and wakes every
+ * worker and the caller; each worker leaves its loop at its next trip
+ * through the scheduler, so a fiber that never reaches a switch (it never
+ * blocks nor yields) delays ringo_run's return for as long as it runs; after
+ * a second ringo_run names those fibers on stderr. It then stops the
+ * monitor, joins the workers and spares, restores the signals, and frees the
+ * rings, the timer heaps and every stack chunk: abandoned fibers are
+ * released with the memory they live in, once sync/ has taken their
+ * waiters off the queues of objects that outlive the run
+ * (ringo__abandon_hook).
+ *
+ * ringo_main: main's return hands its status to the caller's thread, which
+ * calls exit() with it at once, as Go's runtime does when main returns:
+ * the other fibers are not waited for, stdio is flushed and atexit
+ * handlers run.
+ *
+ * Whose threads: the deadlock check (sched.c) may only declare a deadlock
+ * when no thread outside the runtime exists, since any other thread could
+ * still send on a channel or ready a fiber. The runtime's own threads are
+ * known exactly by id: the caller of ringo_run (blocked in it), each
+ * worker and spare (w->tid), the monitor. Everything else in
+ * /proc/self/task counts as foreign, except the kernel's io_uring worker
+ * threads (they run no user code) and, under ThreadSanitizer, its
+ * background threads (told apart by their signal mask; see below).
  *
  * Only one runtime runs at a time (ringo__rt); `running` guards that.
  */
@@ -24,10 +43,18 @@
 #include <dirent.h>
 #include <errno.h>
 #include <hwloc.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
+
+#ifdef RINGO_ASAN
+#include <sanitizer/lsan_interface.h>
+#endif
 
 #define DEFAULT_STACK (64 * 1024)
 #define MIN_STACK (16 * 1024)
@@ -42,17 +69,102 @@ const char *ringo_version(void)
     return RINGO_VERSION_STRING;
 }
 
-int ringo__count_threads(void)
+static int gettid_now(void)
+{
+    return (int)syscall(SYS_gettid);
+}
+
+static bool own_thread(ringo__runtime_t *rt, int tid)
+{
+    if (tid == rt->caller_tid || tid == atomic_load(&rt->monitor_tid))
+        return true;
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        if (atomic_load_explicit(&rt->workers[i].tid, memory_order_relaxed) == tid)
+            return true;
+    return false;
+}
+
+/* Reads /proc/self/task/<tid>/<name> into buf (NUL-terminated); false if
+ * it cannot (the thread has gone). */
+static bool read_task_file(const char *tid, const char *name, char *buf, size_t size)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/task/%s/%s", tid, name);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, size - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return n > 0;
+}
+
+#define PF_IO_WORKER 0x10   /* include/linux/sched.h: an io_uring worker thread */
+
+/* A thread that can wake no fiber: gone (zombie), or one of the kernel's
+ * io_uring workers ("iou-wrk-*", "iou-sqp-*"), which run no user code. */
+static bool harmless_thread(const char *tid)
+{
+    char buf[1024];
+    if (!read_task_file(tid, "stat", buf, sizeof(buf)))
+        return true;                            /* it has ended */
+    const char *open = strchr(buf, '(');
+    const char *close = strrchr(buf, ')');
+    if (!open || !close || close[1] != ' ')
+        return false;
+    char state = close[2];
+    if (state == 'Z' || state == 'X')
+        return true;
+    /* Field 9, flags: the sixth field after the state. */
+    const char *p = close + 3;
+    for (int i = 0; i < 6 && p; i++) {
+        p = strchr(p, ' ');
+        if (p)
+            p++;
+    }
+    unsigned long flags = p ? strtoul(p, NULL, 10) : 0;
+    return (flags & PF_IO_WORKER) && strncmp(open + 1, "iou-", 4) == 0;
+}
+
+#ifdef RINGO_TSAN
+/* ThreadSanitizer starts its background threads (one, or two in a forked
+ * child) with every blockable signal blocked. A user thread that blocks
+ * every signal looks the same and is excused too: in TSan builds only, the
+ * deadlock check can miss such a thread (runtime.h says so). */
+static bool tsan_background_thread(const char *tid)
+{
+    char buf[2048];
+    if (!read_task_file(tid, "status", buf, sizeof(buf)))
+        return false;
+    const char *blk = strstr(buf, "\nSigBlk:");
+    if (!blk)
+        return false;
+    unsigned long long mask = strtoull(blk + 8, NULL, 16);
+    /* All but SIGKILL, SIGSTOP and glibc's two internal signals. */
+    return (mask & 0xfffffffe7ffbfeffull) == 0xfffffffe7ffbfeffull;
+}
+#endif
+
+bool ringo__foreign_threads(ringo__runtime_t *rt)
 {
     DIR *d = opendir("/proc/self/task");
     if (!d)
-        return 1 << 30;
-    int n = 0;
+        return true;                            /* cannot tell: assume one */
+    bool found = false;
     struct dirent *e;
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
+    while (!found && (e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        if (own_thread(rt, atoi(e->d_name)) || harmless_thread(e->d_name))
+            continue;
+#ifdef RINGO_TSAN
+        if (tsan_background_thread(e->d_name))
+            continue;
+#endif
+        found = true;
+    }
     closedir(d);
-    return n;
+    return found;
 }
 
 /* ---- topology ------------------------------------------------------------------- */
@@ -121,12 +233,41 @@ struct worker_start {
     struct topology *topo;
 };
 
+/* What a worker or spare thread sets up, once it has its ring, before it
+ * runs the scheduler. */
+static void worker_setup(ringo__worker_t *w)
+{
+    w->tsan_sched_fiber = RINGO_TSAN_CURRENT();
+    w->tsan_timer_fiber = RINGO_TSAN_CREATE();
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        void *lo;
+        size_t size;
+        if (pthread_attr_getstack(&attr, &lo, &size) == 0) {
+            w->sched_stack_lo = lo;
+            w->sched_stack_size = size;
+        }
+        pthread_attr_destroy(&attr);
+    }
+}
+
+static void worker_end(ringo__worker_t *w)
+{
+    ringo__ring_fini(w);
+    ringo__altstack_fini(w);
+    if (w->tsan_timer_fiber)
+        RINGO_TSAN_DESTROY(w->tsan_timer_fiber);
+    w->tsan_timer_fiber = NULL;
+    ringo__tls_worker = NULL;
+}
+
 static void *worker_thread(void *arg)
 {
     struct worker_start *ws = arg;
     ringo__worker_t *w = ws->w;
     ringo__runtime_t *rt = ringo__rt;
     ringo__tls_worker = w;
+    atomic_store(&w->tid, gettid_now());
 
     if (ws->topo && w->cpu >= 0)
         hwloc_set_cpubind(ws->topo->topo, ws->topo->pus[w->cpu], HWLOC_CPUBIND_THREAD);
@@ -146,25 +287,66 @@ static void *worker_thread(void *arg)
     pthread_mutex_unlock(&rt->gate_lock);
 
     if (!atomic_load(&rt->init_failed)) {
-        w->tsan_sched_fiber = RINGO_TSAN_CURRENT();
-        w->tsan_timer_fiber = RINGO_TSAN_CREATE();
-        pthread_attr_t attr;
-        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-            void *lo;
-            size_t size;
-            if (pthread_attr_getstack(&attr, &lo, &size) == 0) {
-                w->sched_stack_lo = lo;
-                w->sched_stack_size = size;
-            }
-            pthread_attr_destroy(&attr);
-        }
+        worker_setup(w);
         ringo__worker_loop(w);
     }
-    ringo__ring_fini(w);
-    ringo__altstack_fini(w);
-    if (w->tsan_timer_fiber)
-        RINGO_TSAN_DESTROY(w->tsan_timer_fiber);
-    ringo__tls_worker = NULL;
+    worker_end(w);
+    return NULL;
+}
+
+/* A retired spare with nothing left waits here, not counted live, until
+ * the monitor takes it back (true; it counted it live again) or shutdown
+ * (false). Its ring and eventfd stay open meanwhile: a waker that read
+ * their numbers a moment ago never writes into a closed, reused fd. */
+static bool spare_park(ringo__runtime_t *rt, ringo__worker_t *w)
+{
+    atomic_fetch_sub(&rt->idle, RINGO__LIVE_ONE);
+    for (;;) {
+        int s = atomic_load(&w->spare_state);
+        if (s != RINGO__SPARE_PARKED)
+            return s == RINGO__SPARE_ACTIVE;
+        if (atomic_load(&rt->stopping))
+            return false;
+        syscall(SYS_futex, &w->spare_state, FUTEX_WAIT_PRIVATE, RINGO__SPARE_PARKED, NULL, NULL, 0);
+    }
+}
+
+/* A spare worker's thread (monitor.c starts it, ACTIVE and counted live).
+ * It runs fibers, retires, parks and runs again as the monitor says, and
+ * ends at shutdown (or at once if it cannot make its ring). */
+void *ringo__spare_thread(void *arg)
+{
+    ringo__worker_t *w = arg;
+    ringo__runtime_t *rt = ringo__rt;
+    ringo__tls_worker = w;
+    atomic_store(&w->tid, gettid_now());
+    bool live = true;
+    int err = ringo__altstack_init(w);
+    if (!err)
+        err = ringo__ring_init(w);
+    if (!err) {
+        RINGO_RACE_RELEASE(&ringo__workers_ready);
+        worker_setup(w);
+        for (;;) {
+            ringo__worker_loop(w);
+            if (atomic_load(&w->spare_state) != RINGO__SPARE_PARKED)
+                break;                  /* shutdown */
+            if (!(live = spare_park(rt, w)))
+                break;
+        }
+    } else {
+        static _Atomic int warned;
+        atomic_store(&rt->spare_failed, 1);
+        if (!atomic_exchange(&warned, 1))
+            fprintf(stderr, "ringo: warning: no spare worker for fibers that never yield: %s\n",
+                    strerror(-err));
+    }
+    worker_end(w);
+    if (live)
+        atomic_fetch_sub(&rt->idle, RINGO__LIVE_ONE);
+    atomic_store(&w->tid, 0);
+    /* Last: the monitor (if a ring failed) or ringo_run joins the thread. */
+    atomic_store(&w->spare_state, RINGO__SPARE_EXITING);
     return NULL;
 }
 
@@ -201,7 +383,79 @@ static void runtime_free(ringo__runtime_t *rt)
     ringo__free(rt);
 }
 
-int ringo_run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg)
+/* Spare slots beside the configured workers: enough for a hog on every
+ * worker and a few more, bounded so the idle word's fields never fill. */
+static unsigned spare_slots(unsigned nprocs)
+{
+    return nprocs < 4 ? 4 : nprocs;
+}
+
+/* Blocks the caller of ringo_run/ringo_main until main has returned (or,
+ * for ringo_main, asked to end the process); ringo__monitor_kick wakes it.
+ * On the gate's condition variable, free once the gate is open: a blocking
+ * call ThreadSanitizer knows, so a signal (SIGQUIT) that lands on this
+ * thread is delivered at once, not held back until the next intercepted
+ * call, as it would be in a raw futex wait. */
+static void wait_for_main(ringo__runtime_t *rt)
+{
+    pthread_mutex_lock(&rt->gate_lock);
+    while (!atomic_load(&rt->stopping) && !atomic_load(&rt->exit_requested))
+        pthread_cond_wait(&rt->gate_cond, &rt->gate_lock);
+    pthread_mutex_unlock(&rt->gate_lock);
+}
+
+/* Writes each fiber still running on a worker (one that has not reached a
+ * switch since main returned) to stderr. The reads are racy, as a dump's
+ * are: the fiber headers stay mapped until ringo_run frees the stacks. */
+static void name_stragglers(ringo__runtime_t *rt)
+{
+    unsigned n = atomic_load(&rt->nslots);
+    for (unsigned i = 0; i < n; i++) {
+        ringo__fiber_t *f = atomic_load_explicit(&rt->workers[i].current, memory_order_acquire);
+        if (!f)
+            continue;
+        fprintf(stderr, "ringo: ringo_run is waiting for fiber %llu %s (created at %s:%d) "
+                        "to reach a switch\n",
+                (unsigned long long)f->id, f->fn_name ? f->fn_name : "?",
+                f->file ? f->file : "?", f->line);
+    }
+}
+
+/* Joins one worker thread; after the first second past *deadline, names the
+ * fibers that hold the workers up (once). */
+static void join_worker(ringo__runtime_t *rt, pthread_t t, const struct timespec *deadline,
+                        bool *named)
+{
+    if (!*named && pthread_timedjoin_np(t, NULL, deadline) == 0)
+        return;
+    if (!*named) {
+        name_stragglers(rt);
+        *named = true;
+    }
+    pthread_join(t, NULL);
+}
+
+#ifdef RINGO_ASAN
+/* ringo_main exits with fibers alive, their stacks still mapped: what only
+ * they point to is in use, not leaked. LeakSanitizer does not scan fiber
+ * stacks, so each carved slot's usable part (above its guard page, see
+ * stack.c) becomes a root region for the exit-time leak check. */
+static void lsan_roots(ringo__runtime_t *rt)
+{
+    size_t n = atomic_load(&rt->nchunks);
+    for (size_t i = 0; i < n; i++) {
+        struct ringo__stack_chunk *c = &rt->chunks[i];
+        size_t carved = atomic_load(&c->carved);
+        for (size_t j = 0; j < carved; j++)
+            __lsan_register_root_region(c->base + j * rt->stack_size + rt->page_size,
+                                        rt->stack_size - rt->page_size);
+    }
+}
+#endif
+
+/* ringo_run's body. With exit_on_main (ringo_main), main's return ends the
+ * process from here with main's status; otherwise it returns as ringo_run. */
+static int run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg, bool exit_on_main)
 {
     if (!main_fn)
         return -EINVAL;
@@ -247,13 +501,12 @@ int ringo_run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg)
     rt->page_size = (size_t)page;
     rt->stack_size = stack;
     rt->ring_entries = c.ring_entries ? c.ring_entries : DEFAULT_ENTRIES;
-    rt->no_pin = c.no_pin;
+    rt->caller_tid = gettid_now();
     atomic_store(&rt->id_source, 1);
 
     ret = ringo__ring_probe(rt);
     if (ret < 0)
         goto out;
-    rt->baseline_threads = ringo__count_threads();
 
     have_topo = topology_load(&topo) == 0;
     unsigned ncores = have_topo ? topo.ncores : 0;
@@ -270,19 +523,23 @@ int ringo_run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg)
         nworkers = ncores;
     if (nworkers > RINGO__MAX_WORKERS)
         nworkers = RINGO__MAX_WORKERS;
-    rt->nworkers = nworkers;
+    rt->nprocs = nworkers;
+    rt->nworkers = nworkers + spare_slots(nworkers);
+    atomic_store(&rt->nslots, nworkers);
+    atomic_store(&rt->idle, nworkers * RINGO__LIVE_ONE);
 
-    rt->workers = ringo__aligned_alloc(RINGO__CACHELINE, nworkers * sizeof(ringo__worker_t));
+    rt->workers = ringo__aligned_alloc(RINGO__CACHELINE, rt->nworkers * sizeof(ringo__worker_t));
     if (!rt->workers) {
         ret = -ENOMEM;
         goto out;
     }
-    memset(rt->workers, 0, nworkers * sizeof(ringo__worker_t));
-    for (unsigned i = 0; i < nworkers; i++) {
+    memset(rt->workers, 0, rt->nworkers * sizeof(ringo__worker_t));
+    for (unsigned i = 0; i < rt->nworkers; i++) {
         ringo__worker_t *w = &rt->workers[i];
         w->index = i;
         w->wake_efd = -1;
-        w->cpu = (have_topo && !c.no_pin) ? (int)(i % ncores) : -1;
+        atomic_store(&w->ring_fd, -1);
+        w->cpu = (have_topo && !c.no_pin && i < nworkers) ? (int)(i % ncores) : -1;
         atomic_store(&w->timer_next, INT64_MAX);
     }
 
@@ -310,15 +567,14 @@ int ringo_run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg)
             atomic_store(&rt->init_failed, -err);
             break;
         }
+        rt->workers[started].thread = threads[started];   /* the monitor reads its CPU clock */
     }
-    /* Open the gate once every started worker has its ring (or failed). */
+    /* Every started worker has its ring (or failed) and its thread id
+     * published; so has the monitor, which starts before any fiber runs. */
     pthread_mutex_lock(&rt->gate_lock);
     while (rt->gate_arrived < started)
         pthread_cond_wait(&rt->gate_cond, &rt->gate_lock);
-    rt->gate_open = true;
-    pthread_cond_broadcast(&rt->gate_cond);
     pthread_mutex_unlock(&rt->gate_lock);
-
     ret = atomic_load(&rt->init_failed);
     if (ret == 0) {
         int err = ringo__monitor_start(rt);
@@ -326,11 +582,39 @@ int ringo_run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg)
             fprintf(stderr, "ringo: warning: no monitor thread: %s\n", strerror(-err));
     } else {
         fprintf(stderr, "ringo: could not start the workers: %s\n", strerror(-ret));
+        atomic_store(&rt->stopping, 1);
+    }
+    pthread_mutex_lock(&rt->gate_lock);
+    rt->gate_open = true;
+    pthread_cond_broadcast(&rt->gate_cond);
+    pthread_mutex_unlock(&rt->gate_lock);
+
+    wait_for_main(rt);
+    if (exit_on_main && atomic_load(&rt->exit_requested)) {
+#ifdef RINGO_ASAN
+        lsan_roots(rt);
+#endif
+        exit(rt->exit_status);
     }
 
-    for (unsigned i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
+    /* The monitor first: no spare starts once it has gone. Then the
+     * parked spares are told to end. */
     ringo__monitor_stop(rt);
+    for (unsigned i = nworkers; i < rt->nworkers; i++) {
+        ringo__worker_t *w = &rt->workers[i];
+        int parked = RINGO__SPARE_PARKED;
+        if (atomic_compare_exchange_strong(&w->spare_state, &parked, RINGO__SPARE_EXITING))
+            syscall(SYS_futex, &w->spare_state, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    }
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 1;
+    bool named = false;
+    for (unsigned i = 0; i < started; i++)
+        join_worker(rt, threads[i], &deadline, &named);
+    for (unsigned i = nworkers; i < rt->nworkers; i++)
+        if (atomic_load(&rt->workers[i].spare_state) != RINGO__SPARE_DORMANT)
+            join_worker(rt, rt->workers[i].thread, &deadline, &named);
     /* Fibers still blocked die with their stacks: sync objects forget them. */
     void (*abandon)(void) = atomic_load(&ringo__abandon_hook);
     if (abandon)
@@ -350,6 +634,49 @@ out:
     return ret;
 }
 
+int ringo_run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg)
+{
+    return run(cfg, main_fn, arg, false);
+}
+
+struct main_call {
+    int (*fn)(int argc, char **argv);
+    int argc;
+    char **argv;
+};
+
+/* ringo_main's main fiber: runs main, hands its status to the thread in
+ * run(), which exits the process; this fiber blocks until then. */
+static void main_trampoline(void *arg)
+{
+    struct main_call *mc = arg;
+    int status = mc->fn(mc->argc, mc->argv);
+    ringo__runtime_t *rt = ringo__rt;
+    rt->exit_status = status;
+    atomic_store(&rt->exit_requested, 1);
+    ringo__monitor_kick(rt);
+    ringo__block_forever("main returned");
+}
+
+void ringo_main(const ringo_config_t *cfg, int (*main_fn)(int argc, char **argv), int argc,
+                char **argv)
+{
+    if (!main_fn) {
+        fprintf(stderr, "ringo: ringo_main: main_fn is NULL\n");
+        exit(2);
+    }
+    struct main_call mc = {.fn = main_fn, .argc = argc, .argv = argv};
+    int ret = run(cfg, main_trampoline, &mc, true);
+    if (ret < 0) {
+        fprintf(stderr, "ringo: ringo_main: the runtime did not start: %s\n", strerror(-ret));
+        exit(2);
+    }
+    /* main ended through ringo_exit and every other fiber ended too: the
+     * deadlock check ends the process before this. Should the runtime
+     * stop some other way, end as Go does when main's goroutine is gone. */
+    exit(0);
+}
+
 /* ---- statistics -------------------------------------------------------------------- */
 
 static void worker_stats(ringo__worker_t *w, ringo_worker_stats_t *o)
@@ -363,7 +690,7 @@ static void worker_stats(ringo__worker_t *w, ringo_worker_stats_t *o)
 int ringo_worker_stats(unsigned index, ringo_worker_stats_t *out)
 {
     ringo__runtime_t *rt = ringo__rt;
-    if (!rt || !out || index >= rt->nworkers)
+    if (!rt || !out || index >= rt->nprocs)
         return -EINVAL;
     worker_stats(&rt->workers[index], out);
     return 0;
@@ -375,8 +702,9 @@ void ringo_stats(ringo_stats_t *out)
     ringo__runtime_t *rt = ringo__rt;
     if (!rt)
         return;
-    out->workers = rt->nworkers;
+    out->workers = rt->nprocs;
     out->fibers = ringo_num_fibers();
+    /* Spares' counters count too: they ran the configured workers' fibers. */
     for (unsigned i = 0; i < rt->nworkers; i++) {
         ringo_worker_stats_t s;
         worker_stats(&rt->workers[i], &s);

@@ -16,15 +16,29 @@
  *      being its nearest timer. This is the only place a worker sleeps.
  *
  * Wake-ups without lost work: a worker publishes `sleeping` and counts
- * itself in rt->nidle (seq_cst), then re-checks every queue; a waker
- * publishes work, then (after a full fence) reads nspinning and nidle
+ * itself idle in rt->idle (seq_cst), then re-checks every queue; a waker
+ * publishes work, then (after a full fence) reads nspinning and rt->idle
  * (ringo__wakep). One of the two always sees the other. A spinning worker
  * finding work wakes another if it was the last spinner, so bursts fan out.
  * wake_pending (set by the waker, cleared when the wake-up CQE is reaped)
  * keeps a sleeper from being sent two MSG_RINGs.
  *
+ * Spare workers (rt->workers[nprocs..]; the monitor starts and retires
+ * them, see monitor.c) run this same loop. An ACTIVE spare is a worker like
+ * any other. A RETIRING one runs no fiber: it hands whatever becomes
+ * runnable on it to the global queue and serves its own timers, in-flight
+ * operations and cancel requests until none is left, then parks its thread
+ * (runtime.c) until the monitor needs it again. It never counts itself
+ * idle, so while it retires no deadlock is declared.
+ *
+ * Steal victims and wake-up targets are picked with ringo__rand, the
+ * runtime's one random number generator (fiber.c).
+ *
  * Lock rules: only rt->global_lock (the global queue list). Run queues are
- * lock-free; runnext is an atomic pointer any consumer may CAS away.
+ * lock-free; runnext is an atomic pointer any consumer may CAS away, and
+ * every consumer, the owner too, pops with a CAS: a thief (another worker,
+ * a spare, the monitor) may be at the queue at any time, even when only
+ * one worker is configured.
  */
 #include "internal.h"
 #include "sanitizer.h"
@@ -51,24 +65,11 @@ ringo__worker_t *ringo__self_slow(void)
     return ringo__tls_worker;
 }
 
-static inline void cpu_relax(void)
+/* Worker slots in use: the configured workers and every spare started so
+ * far. Slots past it are untouched zeros. */
+static inline unsigned nslots(ringo__runtime_t *rt)
 {
-#if defined(__x86_64__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ volatile("yield");
-#endif
-}
-
-static inline uint32_t fastrand(ringo__worker_t *w)
-{
-    /* xorshift64*: per worker, no shared state. */
-    uint64_t x = w->rng;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    w->rng = x;
-    return (uint32_t)((x * 0x2545F4914F6CDD1Dull) >> 32);
+    return atomic_load_explicit(&rt->nslots, memory_order_acquire);
 }
 
 uint64_t ringo__next_fiber_id(ringo__worker_t *w)
@@ -125,7 +126,7 @@ static ringo__fiber_t *global_get(ringo__runtime_t *rt, ringo__worker_t *w)
     ringo__fiber_t *batch[RINGO__RUNQ_SIZE / 2];
     ringo__pthread_lock(&rt->global_lock);
     size_t len = atomic_load_explicit(&rt->global_len, memory_order_relaxed);
-    size_t n = len / rt->nworkers + 1;
+    size_t n = len / rt->nprocs + 1;
     if (n > len)
         n = len;
     if (n > RINGO__RUNQ_SIZE / 2)
@@ -204,17 +205,8 @@ void ringo__runq_put(ringo__worker_t *w, ringo__fiber_t *f, bool next)
 
 static ringo__fiber_t *runq_pop_queue(struct ringo__runq *q)
 {
-    if (ringo__rt->nworkers == 1) {
-        /* No thief can exist: there is no other worker, and the monitor
-         * leaves a lone worker's queue alone (nobody could run what it
-         * moved). The owner pops without a locked instruction. */
-        uint32_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
-        if (h == atomic_load_explicit(&q->tail, memory_order_relaxed))
-            return NULL;
-        ringo__fiber_t *f = atomic_load_explicit(&q->slots[h % RINGO__RUNQ_SIZE], memory_order_relaxed);
-        atomic_store_explicit(&q->head, h + 1, memory_order_release);
-        return f;
-    }
+    /* A CAS even with one worker: the monitor drains a hogged worker's
+     * queue and a spare steals from it, both at any moment. */
     for (;;) {
         uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
         uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
@@ -310,10 +302,14 @@ unsigned ringo__runq_drain(ringo__worker_t *victim)
 
 /* ---- waking idle workers ------------------------------------------------------ */
 
-static bool wake_one(ringo__runtime_t *rt, unsigned start)
+static bool wake_one(ringo__runtime_t *rt)
 {
-    for (unsigned i = 0; i < rt->nworkers; i++) {
-        ringo__worker_t *v = &rt->workers[(start + i) % rt->nworkers];
+    unsigned n = nslots(rt), start = ringo__rand(n);
+    for (unsigned i = 0; i < n; i++) {
+        ringo__worker_t *v = &rt->workers[(start + i) % n];
+        if (ringo__is_spare(rt, v) &&
+            atomic_load(&v->spare_state) != RINGO__SPARE_ACTIVE)
+            continue;       /* retiring: it would not take the work */
         if (atomic_load(&v->sleeping) && !atomic_load(&v->wake_pending) &&
             !atomic_exchange(&v->wake_pending, 1)) {
             ringo__ring_wake(v);
@@ -330,15 +326,14 @@ void ringo__wakep(ringo__runtime_t *rt)
     atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load_explicit(&rt->nspinning, memory_order_relaxed) != 0)
         return;     /* a spinner will find the work */
-    if (atomic_load_explicit(&rt->nidle, memory_order_relaxed) == 0)
+    if (ringo__idle_count(atomic_load_explicit(&rt->idle, memory_order_relaxed)) == 0)
         return;
-    ringo__worker_t *w = ringo__self();
-    wake_one(rt, w ? fastrand(w) : 0);
+    wake_one(rt);
 }
 
 void ringo__wake_all(ringo__runtime_t *rt)
 {
-    for (unsigned i = 0; i < rt->nworkers; i++) {
+    for (unsigned i = 0, n = nslots(rt); i < n; i++) {
         ringo__worker_t *v = &rt->workers[i];
         if (!atomic_exchange(&v->wake_pending, 1))
             ringo__ring_wake(v);
@@ -372,7 +367,7 @@ static bool any_work(ringo__runtime_t *rt)
 {
     if (atomic_load(&rt->global_len))
         return true;
-    for (unsigned i = 0; i < rt->nworkers; i++)
+    for (unsigned i = 0, n = nslots(rt); i < n; i++)
         if (!runq_empty(&rt->workers[i].rq))
             return true;
     return false;
@@ -380,20 +375,22 @@ static bool any_work(ringo__runtime_t *rt)
 
 static ringo__fiber_t *spin_steal(ringo__runtime_t *rt, ringo__worker_t *w)
 {
-    if (rt->nworkers == 1)
+    unsigned n = nslots(rt);
+    if (n == 1)
         return NULL;
     /* Like Go, keep at most half of the busy workers spinning. */
-    unsigned busy = rt->nworkers - atomic_load(&rt->nidle);
+    uint64_t idle = atomic_load(&rt->idle);
+    unsigned busy = ringo__live_count(idle) - ringo__idle_count(idle);
     if (2 * atomic_load(&rt->nspinning) >= busy)
         return NULL;
     atomic_fetch_add(&rt->nspinning, 1);
     int64_t deadline = 0;
     ringo__fiber_t *f = NULL;
     for (unsigned round = 0;; round++) {
-        unsigned start = fastrand(w);
+        unsigned start = ringo__rand(n);
         bool last = deadline && (round & 15) == 15 && ringo__now() >= deadline;
-        for (unsigned i = 0; i < rt->nworkers && !f; i++) {
-            ringo__worker_t *v = &rt->workers[(start + i) % rt->nworkers];
+        for (unsigned i = 0; i < n && !f; i++) {
+            ringo__worker_t *v = &rt->workers[(start + i) % n];
             if (v != w)
                 f = steal_from(w, v, round >= 1);
         }
@@ -404,7 +401,7 @@ static ringo__fiber_t *spin_steal(ringo__runtime_t *rt, ringo__worker_t *w)
         if (!deadline)
             deadline = ringo__now() + SPIN_NS;
         for (int k = 0; k < 32; k++)
-            cpu_relax();
+            ringo__cpu_relax();
     }
     /* The last spinner to find work wakes another, so a burst fans out. */
     if (atomic_fetch_sub(&rt->nspinning, 1) == 1 && f)
@@ -412,41 +409,81 @@ static ringo__fiber_t *spin_steal(ringo__runtime_t *rt, ringo__worker_t *w)
     return f;
 }
 
+/* The deadlock check (Go's checkdead): called by a worker about to sleep
+ * with no timeout, and by the monitor while every worker sleeps.
+ *
+ * Why a verdict is never wrong. A fiber can be made runnable only by (a) a
+ * fiber running on a worker, (b) a worker's scheduler firing timers or
+ * dispatching completions, (c) the monitor rescuing a hogged worker or
+ * retiring a spare, or (d) a thread outside the runtime (a plain pthread
+ * sending on a channel, arming a timer, spawning). The check rules each
+ * out in turn, reading in this order:
+ *   1. rescue_seq is even and the idle word reads v0 with every live worker
+ *      idle. At the end (7) both are read again and must be unchanged:
+ *      rt->idle's upper half counts every wake-up, so an unchanged word
+ *      means no worker left its idle section in between (no ABA: a worker
+ *      cannot wake, run a fiber and doze off again unseen; it would take
+ *      2^32 wake-ups within one check), and a spare was neither started
+ *      nor taken back (both count a wake-up too); an unchanged
+ *      even rescue_seq means the monitor moved nothing meanwhile. So for the
+ *      whole check no fiber ran (a), and no scheduler fired a timer (b):
+ *      timers fire only outside the idle section. The one thing an idle
+ *      worker still does is dispatch completions inside its ring wait.
+ *   2. Every worker's inflight is 0. ring.c's dispatch decrements inflight
+ *      only after the completion's callback has queued the fiber it
+ *      readies (and armed whatever timer it arms), so once inflight reads
+ *      0, everything any dispatch did is visible to the reads below, and no
+ *      completion can come later: an SQE is counted before it is submitted,
+ *      and only a running fiber submits.
+ *   3. Every worker's ntimers is 0 (after 2, so a timer armed by a
+ *      completion's callback is seen).
+ *   4. No thread exists but the runtime's own (d); a thread that ended
+ *      did all it did before, and the reads below see it.
+ *   5. The global queue and every run queue are empty. Only a worker
+ *      outside its idle section or the monitor (both excluded by 1) takes
+ *      fibers out of a queue, so what 2-4 let in is still there.
+ *   6. (Nothing else readies fibers: wake-up CQEs only clear wake_pending.)
+ *   7. The idle word and rescue_seq are unchanged, as said in 1.
+ * Then at the moment of 7 no fiber is runnable, none can become so, and
+ * nothing is left that could make one: the program is deadlocked. */
 void ringo__check_deadlock(ringo__runtime_t *rt)
 {
-    if (atomic_load(&rt->external) || atomic_load(&rt->stopping))
+    if (atomic_load(&rt->stopping) || atomic_load(&rt->exit_requested))
         return;
     uint64_t seq = atomic_load(&rt->rescue_seq);
-    if ((seq & 1) || atomic_load(&rt->nidle) != rt->nworkers || any_work(rt))
+    uint64_t v0 = atomic_load(&rt->idle);
+    if ((seq & 1) || ringo__idle_count(v0) != ringo__live_count(v0))
         return;
-    for (unsigned i = 0; i < rt->nworkers; i++) {
-        ringo__worker_t *v = &rt->workers[i];
-        if (atomic_load(&v->ntimers) || atomic_load(&v->inflight))
+    unsigned n = nslots(rt);
+    for (unsigned i = 0; i < n; i++)
+        if (atomic_load(&rt->workers[i].inflight))
             return;
-    }
-    if (atomic_load(&rt->rescue_seq) != seq || atomic_load(&rt->nidle) != rt->nworkers)
+    for (unsigned i = 0; i < n; i++)
+        if (atomic_load(&rt->workers[i].ntimers))
+            return;
+    if (ringo__foreign_threads(rt))
         return;
-    /* A thread started since ringo_run (a plain pthread the program made)
-     * may yet send on a channel or ready a fiber without having touched
-     * the runtime so far: no verdict while one exists. */
-    int ours = (int)rt->nworkers + 1;  /* the workers and the monitor */
-#ifdef RINGO_TSAN
-    ours++;                             /* TSan may start its helper thread late */
-#endif
-    if (ringo__count_threads() > rt->baseline_threads + ours)
+    atomic_thread_fence(memory_order_seq_cst);
+    if (any_work(rt))
+        return;
+    if (atomic_load(&rt->rescue_seq) != seq || atomic_load(&rt->idle) != v0 ||
+        atomic_load(&rt->stopping) || atomic_load(&rt->exit_requested))
         return;
     if (ringo_num_fibers() == 0 && atomic_load(&rt->main_exited))
         ringo__throw("no fibers (main called ringo_exit) - deadlock!");
     ringo__throw("all fibers are asleep - deadlock!");
 }
 
-/* Sleeps in the ring until a completion, a wake-up or the nearest timer. */
+/* Sleeps in the ring until a completion, a wake-up or the nearest timer.
+ * Every way out of the idle section counts a wake-up in rt->idle (the
+ * deadlock check relies on it). */
 static void go_idle(ringo__runtime_t *rt, ringo__worker_t *w)
 {
     atomic_store(&w->sleeping, 1);
-    atomic_fetch_add(&rt->nidle, 1);
-    if (any_work(rt) || atomic_load(&rt->stopping) || atomic_load(&w->inbox_nonempty)) {
-        atomic_fetch_sub(&rt->nidle, 1);
+    atomic_fetch_add(&rt->idle, RINGO__IDLE_ONE);
+    if (any_work(rt) || atomic_load(&rt->stopping) || atomic_load(&w->inbox_nonempty) ||
+        (ringo__is_spare(rt, w) && atomic_load(&w->spare_state) != RINGO__SPARE_ACTIVE)) {
+        atomic_fetch_add(&rt->idle, RINGO__WAKE_ONE - RINGO__IDLE_ONE);
         atomic_store(&w->sleeping, 0);
         return;
     }
@@ -460,15 +497,50 @@ static void go_idle(ringo__runtime_t *rt, ringo__worker_t *w)
     }
     RINGO__STAT_INC(w, sleeps);
     ringo__ring_wait(w, timeout);
-    atomic_fetch_sub(&rt->nidle, 1);
+    atomic_fetch_add(&rt->idle, RINGO__WAKE_ONE - RINGO__IDLE_ONE);
     atomic_store(&w->sleeping, 0);
+}
+
+/* One round of a retiring spare (see the top of this file). False once
+ * nothing is left and it has parked (its thread leaves the loop to wait). */
+static bool retire_step(ringo__runtime_t *rt, ringo__worker_t *w)
+{
+    poll_local(w);
+    /* What its timers and completions readied went to its own queue. */
+    unsigned moved = ringo__runq_drain(w);
+    for (unsigned i = 0; i < moved && ringo__idle_count(atomic_load(&rt->idle)); i++)
+        ringo__wakep(rt);
+    /* A waker may have picked it just before it retired: pass that on. */
+    if (any_work(rt))
+        ringo__wakep(rt);
+    if (!atomic_load(&w->ntimers) && !atomic_load(&w->inflight) &&
+        !atomic_load(&w->inbox_nonempty)) {
+        int expect = RINGO__SPARE_RETIRING;
+        if (atomic_compare_exchange_strong(&w->spare_state, &expect, RINGO__SPARE_PARKED))
+            return false;
+    }
+    if (atomic_load(&w->spare_state) == RINGO__SPARE_ACTIVE)
+        return true;        /* the monitor needs it again */
+    int64_t next = atomic_load(&w->timer_next), timeout = -1;
+    if (next != INT64_MAX) {
+        int64_t now = ringo__now();
+        timeout = next > now ? next - now : 0;
+    }
+    ringo__ring_wait(w, timeout);
+    return true;
 }
 
 static ringo__fiber_t *find_runnable(ringo__runtime_t *rt, ringo__worker_t *w)
 {
+    bool spare = ringo__is_spare(rt, w);
     for (;;) {
         if (atomic_load_explicit(&rt->stopping, memory_order_relaxed))
             return NULL;
+        if (spare && atomic_load(&w->spare_state) != RINGO__SPARE_ACTIVE) {
+            if (!retire_step(rt, w))
+                return NULL;
+            continue;
+        }
         poll_local(w);
         ringo__fiber_t *f = NULL;
         if (w->schedtick % 61 == 0)

@@ -89,10 +89,17 @@ void ringo__timer_add(ringo__worker_t *w, ringo__timer_t *t)
     earliest = w->heap[0] == t;
     publish_next(w);
     ringo__spin_unlock(&w->timer_lock);
-    /* A sleeping owner waits with its old earliest deadline as timeout. */
-    if (earliest && w != ringo__self() && atomic_load(&w->sleeping) &&
-        !atomic_exchange(&w->wake_pending, 1))
-        ringo__ring_wake(w);
+    /* A sleeping owner waits with its old earliest deadline as timeout.
+     * Dekker with go_idle (sched.c), which stores `sleeping` and then
+     * loads timer_next, both seq_cst: the fence orders our store of
+     * timer_next before the load of `sleeping`, so either the owner reads
+     * the new deadline or we see it asleep and wake it. Only from another
+     * thread: the owner arming its own timer is not asleep. */
+    if (earliest && w != ringo__self()) {
+        atomic_thread_fence(memory_order_seq_cst);
+        if (atomic_load(&w->sleeping) && !atomic_exchange(&w->wake_pending, 1))
+            ringo__ring_wake(w);
+    }
 }
 
 void ringo__timer_arm(ringo__timer_t *t)

@@ -61,10 +61,15 @@ static void test_sleep_duration(void **state)
 
 static int order[10];
 static atomic_int order_pos;
+static ringo_chan_t *order_gate;
 
 static void sleep_and_record(void *arg)
 {
     intptr_t k = (intptr_t)arg;
+    /* All start sleeping together: spawning takes long under a sanitizer,
+     * and fibers already spawned run meanwhile (on a spare worker while
+     * main holds the only one). */
+    ringo_chan_recv(order_gate, NULL);
     ringo_sleep((int64_t)k * 15 * RINGO_MILLISECOND);
     order[atomic_fetch_add(&order_pos, 1)] = (int)k;
 }
@@ -73,11 +78,14 @@ static void order_main(void *arg)
 {
     (void)arg;
     atomic_store(&order_pos, 0);
+    order_gate = ringo_chan_make(sizeof(int), 0);
     /* Spawned in reverse deadline order. */
     for (intptr_t k = 10; k >= 1; k--)
         assert_int_equal(ringo_go(sleep_and_record, (void *)k), 0);
+    ringo_chan_close(order_gate);
     while (atomic_load(&order_pos) < 10)
         ringo_sleep(RINGO_MILLISECOND);
+    ringo_chan_unref(order_gate);
 }
 
 static void test_sleep_order(void **state)

@@ -1,9 +1,25 @@
 /* ringo/runtime.h - the runtime, fibers ("goroutines"), panics and
  * introspection.
  *
- * A program calls ringo_run() once with its main function; everything else
- * happens inside fibers that main spawns with ringo_go(). Errors come back as
- * -errno, never through errno: a fiber may resume on another thread.
+ * A program calls ringo_main() (main's return ends the process, as in Go)
+ * or ringo_run() (returns to its caller) with its main function; everything
+ * else happens inside fibers that main spawns with ringo_go(). Errors come
+ * back as -errno, never through errno: a fiber may resume on another thread.
+ *
+ * Fibers are not preempted: a fiber runs until it blocks, yields or ends.
+ * One that computes for long without doing so holds its worker; the
+ * runtime then moves the other fibers off that worker, and when every
+ * worker is so held, it runs them on a spare worker thread until one is
+ * free again, so sleepers wake and other fibers progress meanwhile.
+ *
+ * Deadlocks: when every fiber is blocked and nothing pending (a timer, an
+ * I/O operation, a runnable fiber) can wake one, the program dies with
+ * "ringo: fatal: all fibers are asleep - deadlock!", as in Go. Channels and
+ * the sync types also work from plain threads, which the runtime cannot
+ * see coming: no such verdict is given while any thread exists besides the
+ * runtime's own and the thread blocked in ringo_run/ringo_main (under
+ * ThreadSanitizer, threads that block every signal are taken for TSan's
+ * own and not counted). It comes once the last such thread has ended.
  */
 #ifndef RINGO_RUNTIME_H
 #define RINGO_RUNTIME_H
@@ -20,7 +36,9 @@ extern "C" {
 /* ---- runtime ------------------------------------------------------------ */
 
 typedef struct ringo_config {
-    unsigned workers;      /* 0: one per allowed core (hwloc); env RINGO_WORKERS overrides */
+    unsigned workers;      /* 0: one per allowed core (hwloc); env RINGO_WORKERS overrides.
+                              Go's GOMAXPROCS: while fibers that never yield hold
+                              workers, spare threads may run beside them */
     bool     no_pin;       /* true: don't pin workers to cores */
     size_t   stack_size;   /* each fiber's stack; 0: 64 KiB (see below) */
     unsigned ring_entries; /* SQ entries per worker ring; 0: 256 */
@@ -37,14 +55,37 @@ typedef struct ringo_config {
  * is always caught; larger ones are caught in code compiled with
  * -fstack-clash-protection, which ringo.pc's Cflags add. */
 
-/* Runs main_fn(arg) as the first fiber on a fresh runtime and returns when it
- * returns. Like Go's main: every other fiber is then abandoned (it never runs
- * again) and all runtime memory is released, so a later ringo_run starts
- * clean. cfg may be NULL. Returns 0, -EBUSY if a runtime is already running,
- * -EINVAL for a bad cfg, or the -errno that kept the runtime from starting
- * (e.g. -ENOSYS or -EPERM when io_uring is unavailable) after one line on
- * stderr naming the cause. */
+/* Runs main_fn(arg) as the first fiber on a fresh runtime and returns to
+ * its caller after main_fn returns. Every other fiber is then abandoned (it
+ * never runs again) and all runtime memory is released, so a later
+ * ringo_run starts clean. Returning to the caller means waiting for every
+ * fiber that is running on a worker when main returns to reach a switch
+ * (block, yield, sleep or end): a fiber that computes, or spins on
+ * non-blocking channel operations, without ever switching delays
+ * ringo_run's return for as long as it does so. After a second of that,
+ * ringo_run writes each such fiber's id, function and creation site to
+ * stderr ("ringo: ringo_run is waiting for fiber 7 spin (app.c:42) to reach
+ * a switch"). For Go's behaviour, where main's return ends the program at
+ * once, use ringo_main. cfg may be NULL. Returns 0, -EBUSY if a runtime is
+ * already running, -EINVAL for a NULL main_fn or a bad cfg, -ENOMEM, or the
+ * -errno that kept the runtime from starting (e.g. -ENOSYS or -EPERM when
+ * io_uring is unavailable) after one line on stderr naming the cause. */
 RINGO_API int ringo_run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg);
+
+/* Go's program shape: runs main_fn(argc, argv) as the first fiber and,
+ * as soon as it returns, ends the process with exit(status), status being
+ * what main_fn returned. Like Go's main, it does not wait for the other
+ * fibers: those still running are stopped by the exit, wherever they are.
+ * exit() flushes stdio and runs atexit handlers as usual. Meant to be
+ * called from the program's main:
+ *     int main(int argc, char **argv) { ringo_main(NULL, app_main, argc, argv); }
+ * If main_fn ends through ringo_exit(), the program goes on until the
+ * other fibers end too, then dies with the deadlock error, as in Go. If the
+ * runtime cannot start (the errors of ringo_run), it writes the cause to
+ * stderr and exits with status 2; so does a NULL main_fn. Never returns. */
+RINGO_API _Noreturn void ringo_main(const ringo_config_t *cfg,
+                                    int (*main_fn)(int argc, char **argv),
+                                    int argc, char **argv);
 
 /* "0.1.0": the version of the library actually loaded. */
 RINGO_API const char *ringo_version(void);
