@@ -209,8 +209,6 @@ static int spawn(void (*fn)(void *), void *arg, const void *copy, size_t size,
         ringo__runq_put(w, f, true);
     } else {
         atomic_fetch_add(&rt->ext_spawned, 1);
-        if (!(flags & RINGO__FIBER_MAIN) && !ringo__tls_is_monitor)
-            atomic_store(&rt->external, 1);
         ringo__global_put(rt, &f, 1);
     }
     /* A new fiber may run in parallel: let an idle worker come for it. */
@@ -440,8 +438,6 @@ void ringo__ready(ringo__fiber_t *f)
             atomic_load_explicit(&w->rq.head, memory_order_relaxed))
             ringo__wakep(rt);
     } else {
-        if (!ringo__tls_is_monitor && !ringo__self())
-            atomic_store(&rt->external, 1);
         ringo__global_put(rt, &f, 1);
         ringo__wakep(rt);
     }
@@ -457,10 +453,6 @@ void ringo__wait_prepare(ringo__wait_t *wt, const char *reason)
         return;
     }
     atomic_store_explicit(&wt->futex, 0, memory_order_relaxed);
-    /* A thread the runtime cannot see may wake fibers later: no deadlock
-     * verdicts from now on. */
-    if (ringo__rt)
-        atomic_store(&ringo__rt->external, 1);
 }
 
 void ringo__wait_block(ringo__wait_t *wt)

@@ -359,9 +359,6 @@ struct ringo__runtime {
      * worker woke while it looked. */
     _Atomic uint64_t idle;
     _Atomic unsigned nspinning;         /* workers looking for work */
-    _Atomic int external;               /* a plain thread touched the runtime (no
-                                           longer read: the deadlock check counts
-                                           the threads themselves, runtime.c) */
     int caller_tid;                     /* the thread in ringo_run */
     _Atomic int monitor_tid;
     _Atomic int exit_requested;         /* ringo_main: main returned */

@@ -192,14 +192,6 @@ size_t ringo_chan_cap(ringo_chan_t *c)
     return c->cap;
 }
 
-/* A plain thread using channels can wake fibers at any time from outside
- * the runtime's view: once one does, deadlock verdicts are off. */
-static inline void note_caller(void)
-{
-    if (RINGO__UNLIKELY(!ringo__self()) && ringo__rt)
-        atomic_store_explicit(&ringo__rt->external, 1, memory_order_relaxed);
-}
-
 /* ---- send ---------------------------------------------------------------------------- */
 
 enum send_mode {
@@ -213,7 +205,6 @@ enum send_mode {
  * detector's pseudo-access names their caller. */
 static inline __attribute__((always_inline)) int chan_send(ringo_chan_t *c, const void *ep, enum send_mode mode)
 {
-    note_caller();
     if (!c) {
         if (mode == SEND_TRY)
             return -EAGAIN;
@@ -279,7 +270,6 @@ int ringo_chan_try_send(ringo_chan_t *c, const void *ep)
 /* 1 got a value, 0 closed and drained (*ep zeroed), -EAGAIN would block. */
 static int chan_recv(ringo_chan_t *c, void *ep, bool block)
 {
-    note_caller();
     if (!c) {
         if (!block)
             return -EAGAIN;
@@ -341,7 +331,6 @@ int ringo_chan_try_recv(ringo_chan_t *c, void *ep)
 
 void ringo_chan_close(ringo_chan_t *c)
 {
-    note_caller();
     if (!c)
         ringo_panic("close of nil channel");
     RINGO__CHAN_CHECK(c);

@@ -189,12 +189,8 @@ static int sel_check(struct sel *st, ringo_case_t *cases, size_t n)
             return -EINVAL;
         }
     }
-    if (!ringo__current()) {
-        if (st->nfd)
-            return -ENOTSUP;    /* fd cases need a worker's ring */
-        if (ringo__rt)          /* see note_caller() in chan.c */
-            atomic_store_explicit(&ringo__rt->external, 1, memory_order_relaxed);
-    }
+    if (!ringo__current() && st->nfd)
+        return -ENOTSUP;        /* fd cases need a worker's ring */
 #ifdef RINGO_TSAN
     /* Go reads every send case's channel: a send racing a close is a race. */
     for (size_t i = 0; i < n; i++)

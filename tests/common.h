@@ -151,12 +151,11 @@ static inline void await_done(ringo_chan_t *done, long n)
     }
 }
 
-/* A pthread the runtime has not heard from yet is invisible to its deadlock
- * check, which could then call a fiber waiting for that thread deadlocked:
- * each thread first says hello on a channel (a channel call from outside
- * the runtime turns the check off), and the fiber that started it polls
- * for n hellos, without parking, before it blocks (test_chan.c's
- * await_thread). */
+/* A handshake with plain threads: each thread says hello on a channel once
+ * it runs, and the fiber that started them polls for n hellos without
+ * parking, so that what the test does next overlaps the threads' work. (The
+ * deadlock check needs no such help: it counts every thread that is not
+ * the runtime's own as a possible waker.) */
 static inline void await_hellos(ringo_chan_t *hello, int n)
 {
     for (int got = 0; got < n;) {
