@@ -144,6 +144,14 @@ ringo_chan_t *ringo_chan_make(size_t elem_size, size_t cap)
     return c;
 }
 
+ringo_chan_t *ringo__chan_make_timer(void)
+{
+    ringo_chan_t *c = ringo_chan_make(sizeof(int64_t), 1);
+    if (c)
+        c->timer = true;
+    return c;
+}
+
 ringo_chan_t *ringo_chan_ref(ringo_chan_t *c)
 {
     if (c) {
@@ -178,6 +186,8 @@ size_t ringo_chan_len(ringo_chan_t *c)
     if (!c)
         return 0;
     RINGO__CHAN_CHECK(c);
+    if (c->timer)
+        return 0;
     ringo__spin_lock(&c->lock);
     size_t n = c->count;
     ringo__spin_unlock(&c->lock);
@@ -189,7 +199,7 @@ size_t ringo_chan_cap(ringo_chan_t *c)
     if (!c)
         return 0;
     RINGO__CHAN_CHECK(c);
-    return c->cap;
+    return c->timer ? 0 : c->cap;
 }
 
 /* ---- send ---------------------------------------------------------------------------- */

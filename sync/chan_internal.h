@@ -40,8 +40,14 @@ struct ringo_chan {
     ringo__list_t recvq, sendq;
     _Atomic long refs;
     size_t elem_size, cap;      /* immutable */
+    bool timer;                 /* a timer's channel: reports cap 0, len 0 (immutable) */
     unsigned char *buf;         /* cap * elem_size bytes, inline after the struct */
 };
+
+/* A timer's or ticker's channel (time.c): int64_t elements and a one-value
+ * buffer that a fire fills without blocking, but which reports cap 0 and
+ * len 0, as Go 1.23's synchronous timer channels do. NULL: out of memory. */
+ringo_chan_t *ringo__chan_make_timer(void);
 
 /* Takes the first waiter of q whose select (if any) it can still win,
  * winning it. Caller holds the channel's lock. */

@@ -146,7 +146,7 @@ ringo_chan_t *ringo_after(ringo_duration_t d)
 {
     ringo__worker_t *w = home_worker();
     struct after *a = ringo__calloc(1, sizeof(*a));
-    ringo_chan_t *ch = ringo_chan_make(sizeof(int64_t), 1);
+    ringo_chan_t *ch = ringo__chan_make_timer();
     if (!a || !ch) {
         ringo__free(a);
         ringo_chan_unref(ch);
@@ -195,7 +195,7 @@ static ringo_timer_t *timer_make(ringo_duration_t d, bool with_chan)
     ringo_timer_t *t = ringo__calloc(1, sizeof(*t));
     if (!t)
         return NULL;
-    if (with_chan && !(t->ch = ringo_chan_make(sizeof(int64_t), 1))) {
+    if (with_chan && !(t->ch = ringo__chan_make_timer())) {
         ringo__free(t);
         return NULL;
     }

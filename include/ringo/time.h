@@ -40,9 +40,9 @@ typedef struct ringo_ticker ringo_ticker_t;
  * fire never blocks. Once ringo_timer_stop, ringo_timer_reset,
  * ringo_ticker_stop or ringo_ticker_reset has returned, no value from
  * before the call is ever received: one that fired but was not received is
- * discarded, and a fire under way delivers nothing. Unlike Go 1.23, whose
- * timer channels report cap 0 and len 0, ringo_chan_cap and ringo_chan_len
- * show the channel's one-value buffer (cap 1, len 0 or 1).
+ * discarded, and a fire under way delivers nothing. As in Go 1.23, these
+ * channels (and ringo_after's) report ringo_chan_cap 0 and ringo_chan_len
+ * 0, whatever is pending.
  *
  * Out of memory: the functions that return a pointer return NULL (nothing
  * was armed). A fire that needs memory and has no caller to tell - the
@@ -56,7 +56,7 @@ typedef struct ringo_ticker ringo_ticker_t;
  *
  * Creating a timer or ticker with no runtime running panics. */
 
-/* time.After(d): a channel (capacity 1, elements int64_t: the ringo_now()
+/* time.After(d): a channel (cap 0 as above, elements int64_t: the ringo_now()
  * time of the fire) that receives once, d from now. The caller owns one
  * reference and drops it with ringo_chan_unref when done, fired or not.
  * NULL only when memory ran out. Inside ringo_select prefer RINGO_TIMEOUT,
