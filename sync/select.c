@@ -37,7 +37,10 @@
  * Every record is allocated before pass 1, so arming cannot fail. When the
  * runtime stops, each worker cancels and reaps its ring's operations; a
  * poll completing then still goes to DONE (so a select in pass 3 on another
- * worker stops waiting for it) but wakes nobody. A select that never runs
+ * worker stops waiting for it) but wakes nobody, and a select orphaning a
+ * poll then asks no ring for a cancel (the owner's shutdown cancels all);
+ * if the owner's ring is already gone, no CQE will come and it frees the
+ * record itself. A select that never runs
  * again is abandoned: its fiber published its waiters (sync/waitq.h), and
  * their hooks free its poll records and heap scratch.
  *
@@ -543,7 +546,12 @@ static int sel_unqueue(struct sel *st, ringo__timer_t *timer)
         ringo__worker_t *owner = p->owner;
         int expect = POLL_ARMED;
         if (atomic_compare_exchange_strong(&p->state, &expect, POLL_ORPHANED)) {
-            ringo__ring_cancel(owner, (uint64_t)(uintptr_t)p);  /* p frees itself */
+            if (!atomic_load(&ringo__rt->stopping))
+                ringo__ring_cancel(owner, (uint64_t)(uintptr_t)p);  /* p frees itself */
+            else if (atomic_load(&owner->ring_fd) < 0)
+                ringo__free(p);     /* the owner's ring is gone: no CQE will come */
+            /* else the owner's shutdown cancels and reaps every operation
+             * on its ring, and the CQE frees p. */
         } else {
             while (atomic_load_explicit(&p->state, memory_order_acquire) != POLL_DONE)
                 ;
