@@ -447,8 +447,8 @@ static void lsan_roots(ringo__runtime_t *rt)
         struct ringo__stack_chunk *c = &rt->chunks[i];
         size_t carved = atomic_load(&c->carved);
         for (size_t j = 0; j < carved; j++)
-            __lsan_register_root_region(c->base + j * rt->stack_size + rt->page_size,
-                                        rt->stack_size - rt->page_size);
+            __lsan_register_root_region(c->base + j * rt->slot_size + rt->guard_size,
+                                        rt->stack_size);
     }
 }
 #endif

@@ -461,6 +461,7 @@ static void test_sem_abandoned_waiters_forgotten(void **state)
     ringo_sem_release(&sem, 2);
     /* The abandoned acquirers no longer watch the context. */
     ringo_cancel(sem_ctx);
+    ringo_ctx_unref(sem_ctx);
     sem_ctx = NULL;
 
     run_checked(2, sem_run2, NULL);

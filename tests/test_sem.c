@@ -723,7 +723,6 @@ static void ended_ctx_main(void *arg)
     ringo_sem_init(&s, 5);
     ringo_ctx_t *ctx = ringo_with_cancel(ringo_background());
     assert_non_null(ctx);
-    ringo_ctx_ref(ctx);
     ringo_cancel(ctx);
     assert_int_equal(ringo_sem_acquire(ctx, &s, 1), -ECANCELED);
     ringo_ctx_unref(ctx);
@@ -733,6 +732,7 @@ static void ended_ctx_main(void *arg)
     ringo_chan_recv(ringo_ctx_done(ctx), NULL);
     assert_int_equal(ringo_sem_acquire(ctx, &s, 5), -ETIMEDOUT);
     ringo_cancel(ctx);
+    ringo_ctx_unref(ctx);
 
     assert_true(ringo_sem_try_acquire(&s, 5));     /* all five still free */
     ringo_sem_release(&s, 5);
