@@ -45,6 +45,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <signal.h>
+#include <stdlib.h>
 
 #include <ringo.h>
 
@@ -413,6 +414,27 @@ extern char ringo__fibers_ended;
 extern char ringo__workers_ready;
 extern _Thread_local ringo__worker_t *ringo__tls_worker;
 extern _Thread_local bool ringo__tls_is_monitor;
+
+/* Handles the API gives out (channels, contexts, timers, maps) carry a
+ * magic word set when they are made, and every entry point checks it in
+ * builds with assertions. Their free goes through here: with assertions on
+ * it first overwrites the whole record with RINGO__POISON bytes, which no
+ * magic matches, so a use through a stale handle panics at the use (until
+ * the allocator reuses the memory). Keep the magic past the allocator's
+ * free-list words (glibc's first 16 bytes). */
+#define RINGO__POISON 0xdb
+static inline void ringo__free_poisoned(void *p, size_t size)
+{
+#ifndef NDEBUG
+    __builtin_memset(p, RINGO__POISON, size);
+    /* The stores are to memory about to be freed: keep the compiler from
+     * dropping them as dead. */
+    __asm__ volatile("" : : "r"(p) : "memory");
+#else
+    (void)size;
+#endif
+    ringo__free(p);
+}
 
 /* The runtime's own pthread mutexes (global queue, stack pool, pool list).
  * Under TSan their interceptors would publish an edge between whichever

@@ -173,12 +173,7 @@ void ringo_chan_unref(ringo_chan_t *c)
     ringo__spin_unlock(&c->lock);
     if (waiters)
         ringo_panic("channel freed while fibers are blocked on it");
-#ifndef NDEBUG
-    /* Poisoned: a later use finds no live magic and says so, at the use. */
-    memset(c, 0xdb, sizeof(*c));
-    c->magic = RINGO__CHAN_FREED;
-#endif
-    ringo__free(c);
+    ringo__free_poisoned(c, sizeof(*c));
 }
 
 size_t ringo_chan_len(ringo_chan_t *c)

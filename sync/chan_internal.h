@@ -22,7 +22,6 @@ struct ringo__select {
 };
 
 #define RINGO__CHAN_LIVE  0x6368616eu   /* "chan" */
-#define RINGO__CHAN_FREED 0xdeadc4a7u
 
 /* count, closed are written with relaxed atomic stores (under the lock) so
  * that select can peek at them unlocked; it also peeks at the queues'

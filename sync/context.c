@@ -73,10 +73,9 @@
 
 enum { CTX_ROOT, CTX_CANCEL, CTX_VALUE };
 
-/* Debug builds: a live context's magic; freed memory is overwritten with
- * POISON bytes, which no live magic matches. */
+/* Debug builds: a live context's magic; a freed one is poisoned
+ * (ringo__free_poisoned), which no live magic matches. */
 #define CTX_MAGIC 0x52435458u          /* "RCTX" */
-#define POISON 0xdb
 
 struct ringo_ctx {
     _Atomic long refs;
@@ -220,12 +219,7 @@ static void free_one(ringo_ctx_t *c)
         }
         ringo_chan_unref(c->done);
     }
-#ifndef NDEBUG
-    memset(c, POISON, sizeof(*c));
-    /* Keeps the compiler from dropping stores to memory about to be freed. */
-    __asm__ volatile("" : : "r"(c) : "memory");
-#endif
-    ringo__free(c);
+    ringo__free_poisoned(c, sizeof(*c));
 }
 
 void ringo_ctx_unref(ringo_ctx_t *c)

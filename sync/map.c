@@ -399,11 +399,5 @@ void ringo_map_free(ringo_map_t *m)
     for (size_t i = 0; i < m->nretired; i++)
         ringo__free(m->retired[i].ptr);
     ringo__free(m->retired);
-#ifndef NDEBUG
-    /* Magic too: a stale handle panics. The barrier keeps the compiler from
-     * dropping a store to memory about to be freed. */
-    memset(m, 0xdb, sizeof(*m));
-    __asm__ volatile("" : : "r"(m) : "memory");
-#endif
-    ringo__free(m);
+    ringo__free_poisoned(m, sizeof(*m));
 }

@@ -278,13 +278,7 @@ static void timer_release(ringo_timer_t *t)
     ringo__spin_unlock(&t->lock);
     ringo__timer_del_sync(&t->t);       /* a fire under way finds it stopped */
     ringo_chan_unref(t->ch);
-#ifndef NDEBUG
-    /* Magic too: a stale handle panics. The barrier keeps the compiler from
-     * dropping a store to memory about to be freed. */
-    memset(t, 0xdb, sizeof(*t));
-    __asm__ volatile("" : : "r"(t) : "memory");
-#endif
-    ringo__free(t);
+    ringo__free_poisoned(t, sizeof(*t));
 }
 
 void ringo_timer_free(ringo_timer_t *t)
