@@ -1,6 +1,6 @@
 /* core/internal.h - the runtime core's private structures and contracts.
  *
- * Layers (DESIGN.md): core/ knows nothing of channels or sockets. sync/ and
+ * Layers: core/ knows nothing of channels or sockets. sync/ and
  * io/ use only what this header exports with the ringo__ prefix.
  *
  * The one wait abstraction

@@ -13,7 +13,7 @@
  *
  * Who touches what:
  *   SQ: the owning worker only (SINGLE_ISSUER). Everything that needs an SQE
- *       on another worker's ring goes through that worker (see DESIGN.md).
+ *       on another worker's ring goes through that worker's cancel inbox.
  *   CQ: whoever holds w->cq_lock: the owner, or the monitor rescuing a
  *       hogged worker. CQEs are copied out under the lock and dispatched
  *       after it is released, so a completion may ready fibers freely.

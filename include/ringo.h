@@ -1,7 +1,8 @@
 /* ringo.h - the umbrella header: Go's concurrency model for C on io_uring.
  *
- * Include this one header. The pieces live in ringo/<subsystem>.h;
- * shared/DESIGN.md is the contract they implement.
+ * Include this one header. The pieces live in ringo/<subsystem>.h, each
+ * documenting its functions, the -errno they return and where ringo's
+ * semantics differ from Go's.
  */
 #ifndef RINGO_H
 #define RINGO_H
