@@ -436,6 +436,20 @@ static inline void ringo__free_poisoned(void *p, size_t size)
     ringo__free(p);
 }
 
+/* The check at an entry point, in builds with assertions: a handle whose
+ * magic is not `live` (freed, or never such a handle) panics with
+ * "<fn>: use of a freed <kind> (<address>)". NULL passes: each function
+ * says what NULL means for it. */
+#ifndef NDEBUG
+#define RINGO__CHECK_LIVE(h, live, fn, kind) \
+    do { \
+        if ((h) && RINGO__UNLIKELY((h)->magic != (live))) \
+            ringo_panic("%s: use of a freed %s (%p)", (fn), (kind), (const void *)(h)); \
+    } while (0)
+#else
+#define RINGO__CHECK_LIVE(h, live, fn, kind) do { (void)(h); (void)(fn); } while (0)
+#endif
+
 /* The runtime's own pthread mutexes (global queue, stack pool, pool list).
  * Under TSan their interceptors would publish an edge between whichever
  * fibers happen to take them, and log accesses from contexts nobody joins;

@@ -126,12 +126,7 @@ static ringo_ctx_t todo_ctx = {.kind = CTX_ROOT, .magic = CTX_MAGIC};
 /* Panics on a handle to freed memory (debug builds), at the use. */
 static inline ringo_ctx_t *live(ringo_ctx_t *c, const char *fn)
 {
-#ifndef NDEBUG
-    if (c && c->magic != CTX_MAGIC)
-        ringo_panic("%s: use of a freed context %p (or not a context)", fn, (void *)c);
-#else
-    (void)fn;
-#endif
+    RINGO__CHECK_LIVE(c, CTX_MAGIC, fn, "context");
     return c;
 }
 

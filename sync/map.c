@@ -74,16 +74,7 @@ struct ringo_map {
 };
 
 /* A use of a freed map panics here in debug builds, at the use. */
-static inline void check_live(const ringo_map_t *m, const char *what)
-{
-#ifndef NDEBUG
-    if (m && m->magic != MAP_LIVE)
-        ringo_panic("%s: use of a freed map (%p)", what, (const void *)m);
-#else
-    (void)m;
-    (void)what;
-#endif
-}
+#define check_live(m, fn) RINGO__CHECK_LIVE((m), MAP_LIVE, (fn), "map")
 
 /* Key equality; an empty key's pointer may be NULL, so it is never read. */
 static inline bool key_equal(const struct node *n, uint64_t h, const void *key, size_t klen)

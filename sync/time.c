@@ -103,16 +103,7 @@ static bool in_heap(ringo_timer_t *t)
 }
 
 /* A use of a freed handle panics here in debug builds, at the use. */
-static inline void check_live(const ringo_timer_t *t, const char *what)
-{
-#ifndef NDEBUG
-    if (t && t->magic != TIMER_LIVE)
-        ringo_panic("%s: use of a freed timer or ticker (%p)", what, (const void *)t);
-#else
-    (void)t;
-    (void)what;
-#endif
-}
+#define check_live(t, fn) RINGO__CHECK_LIVE((t), TIMER_LIVE, (fn), "timer or ticker")
 
 /* ---- time.After -------------------------------------------------------------------- */
 
