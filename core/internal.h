@@ -520,6 +520,9 @@ size_t ringo__stacks_scavenge(ringo__runtime_t *rt);
 ringo__fiber_t *ringo__stack_guard_owner(const void *addr);
 /* Calls fn for every slot that holds a live fiber. Lock-free, racy: dumps. */
 void ringo__fibers_foreach(void (*fn)(ringo__fiber_t *f, void *arg), void *arg);
+/* ASan builds: makes every carved slot's stack a LeakSanitizer root region,
+ * for an exit with fibers alive (ringo_main). Elsewhere it does nothing. */
+void ringo__stacks_lsan_roots(ringo__runtime_t *rt);
 
 /* ---- fibers (fiber.c) -------------------------------------------------------- */
 void ringo__switch(ringo__worker_t *w, ringo__fiber_t *from, ringo__fiber_t *to, int action);

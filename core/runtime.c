@@ -52,10 +52,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifdef RINGO_ASAN
-#include <sanitizer/lsan_interface.h>
-#endif
-
 #define DEFAULT_STACK (64 * 1024)
 #define MIN_STACK (16 * 1024)
 #define DEFAULT_ENTRIES 256
@@ -435,23 +431,6 @@ static void join_worker(ringo__runtime_t *rt, pthread_t t, const struct timespec
     pthread_join(t, NULL);
 }
 
-#ifdef RINGO_ASAN
-/* ringo_main exits with fibers alive, their stacks still mapped: what only
- * they point to is in use, not leaked. LeakSanitizer does not scan fiber
- * stacks, so each carved slot's usable part (above its guard page, see
- * stack.c) becomes a root region for the exit-time leak check. */
-static void lsan_roots(ringo__runtime_t *rt)
-{
-    size_t n = atomic_load(&rt->nchunks);
-    for (size_t i = 0; i < n; i++) {
-        struct ringo__stack_chunk *c = &rt->chunks[i];
-        size_t carved = atomic_load(&c->carved);
-        for (size_t j = 0; j < carved; j++)
-            __lsan_register_root_region(c->base + j * rt->slot_size + rt->guard_size,
-                                        rt->stack_size);
-    }
-}
-#endif
 
 /* ringo_run's body. With exit_on_main (ringo_main), main's return ends the
  * process from here with main's status; otherwise it returns as ringo_run. */
@@ -591,9 +570,7 @@ static int run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg, bo
 
     wait_for_main(rt);
     if (exit_on_main && atomic_load(&rt->exit_requested)) {
-#ifdef RINGO_ASAN
-        lsan_roots(rt);
-#endif
+        ringo__stacks_lsan_roots(rt);
         exit(rt->exit_status);
     }
 

@@ -859,7 +859,7 @@ static void freed_map_main(void *arg)
     ringo_map_load(m, "k", 1, NULL);
 }
 
-static void freed_map_child(void)
+__attribute__((unused)) static void freed_map_child(void)   /* not under ASan */
 {
     run_main(2, freed_map_main, NULL);
 }
@@ -872,7 +872,7 @@ static void freed_map_twice_main(void *arg)
     ringo_map_free(m);
 }
 
-static void freed_map_twice_child(void)
+__attribute__((unused)) static void freed_map_twice_child(void)   /* not under ASan */
 {
     run_main(2, freed_map_twice_main, NULL);
 }

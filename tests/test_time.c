@@ -861,7 +861,7 @@ static void freed_timer_main(void *arg)
     ringo_timer_stop(t);
 }
 
-static void freed_timer_child(void)
+__attribute__((unused)) static void freed_timer_child(void)   /* not under ASan */
 {
     run_main(2, freed_timer_main, NULL);
 }
@@ -874,7 +874,7 @@ static void freed_timer_twice_main(void *arg)
     ringo_timer_free(t);
 }
 
-static void freed_timer_twice_child(void)
+__attribute__((unused)) static void freed_timer_twice_child(void)   /* not under ASan */
 {
     run_main(2, freed_timer_twice_main, NULL);
 }
@@ -887,7 +887,7 @@ static void freed_ticker_main(void *arg)
     ringo_ticker_reset(t, RINGO_SECOND);
 }
 
-static void freed_ticker_child(void)
+__attribute__((unused)) static void freed_ticker_child(void)   /* not under ASan */
 {
     run_main(2, freed_ticker_main, NULL);
 }
