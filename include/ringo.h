@@ -13,5 +13,6 @@
 #include <ringo/chan.h>
 #include <ringo/sync.h>
 #include <ringo/context.h>
+#include <ringo/io.h>
 
 #endif

@@ -1,0 +1,127 @@
+/* core/event.h - the event-source contract: how a worker waits, and how the
+ * layers above (sync/ and io/) have the kernel do an operation for a fiber.
+ *
+ * core/ has one event source per worker. Today it is the worker's io_uring
+ * (ring.c); an epoll backend will implement the same functions. Nothing in
+ * this header names a liburing type, so sync/ and io/ never see which
+ * backend runs.
+ *
+ * Operations
+ *   The submitter fills a ringo__ev_op_t (opcode, arguments, complete) and
+ *   calls ringo__ev_submit on its own worker. Whatever happens next -
+ *   success, an error, ringo__ev_cancel, the op's deadline passing, the
+ *   runtime shutting down - exactly one completion is delivered: complete(op,
+ *   res, flags) with res >= 0 (the result of the matching syscall) or
+ *   -errno, on the submitting worker (or on the monitor when that worker is
+ *   hogged; see monitor.c). Until complete has run, the record and every
+ *   buffer, path or address it points at belong to the backend: the
+ *   submitter keeps them valid and unchanged, even if the fiber that asked
+ *   has stopped waiting. An op cancelled before the kernel acted completes
+ *   with -ECANCELED; one that finished first completes with its result, so
+ *   bytes moved are never lost.
+ *
+ *   A deadline (absolute, ringo__now()'s clock) cancels the op when it
+ *   passes: it then completes with -ECANCELED, and the caller, seeing the
+ *   clock past the deadline, reports -ETIMEDOUT. io_uring implements it as
+ *   a linked timeout, so it costs no timer on the heap.
+ *
+ *   The record's identity is its address: it is what a cancel names, never
+ *   the fd, so a cancel cannot hit an unrelated op that reused the fd.
+ *
+ * Waiting, waking
+ *   ringo__ev_wait sleeps until a completion arrives, a wake-up lands or
+ *   timeout_ns passes, then dispatches what arrived; ringo__ev_poll does the
+ *   same without sleeping. -EINTR from the kernel, a full submission queue
+ *   and an overflowed completion queue are handled inside: no completion is
+ *   lost or doubled, no submission dropped, no error reaches a fiber.
+ *   ringo__ev_wake is the one way to get a sleeping worker's attention, from
+ *   any thread.
+ *
+ * Threads: submit, wait and poll only on the worker's own thread; cancel,
+ * wake and reap from any thread (another worker's request goes through the
+ * target's inbox, which its owner drains at its next poll or wait).
+ */
+#ifndef RINGO_CORE_EVENT_H
+#define RINGO_CORE_EVENT_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+typedef struct ringo__worker ringo__worker_t;
+typedef struct ringo__runtime ringo__runtime_t;
+
+enum ringo__ev_opcode {
+    RINGO__EV_NOP = 0,
+    RINGO__EV_READ,         /* fd, buf, len, off (-1: the file position)      -> bytes   */
+    RINGO__EV_WRITE,        /* fd, cbuf, len, off (-1: the file position)     -> bytes   */
+    RINGO__EV_RECV,         /* fd, buf, len, flags (MSG_*)                    -> bytes   */
+    RINGO__EV_SEND,         /* fd, cbuf, len, flags (MSG_*)                   -> bytes   */
+    RINGO__EV_ACCEPT,       /* fd, addr, addrlen (in/out; may be NULL), flags (SOCK_*) -> new fd */
+    RINGO__EV_CONNECT,      /* fd, caddr, socklen                             -> 0       */
+    RINGO__EV_POLL,         /* fd, flags (POLLIN/POLLOUT...), one shot        -> revents */
+    RINGO__EV_OPEN,         /* path, flags (O_*), mode; relative to the cwd   -> new fd  */
+    RINGO__EV_CLOSE,        /* fd                                             -> 0       */
+    RINGO__EV_FSYNC,        /* fd, flags (0 or RINGO__EV_DATASYNC)            -> 0       */
+    RINGO__EV_TIMEOUT,      /* fires at deadline                              -> 0       */
+    RINGO__EV_OPCODES
+};
+
+#define RINGO__EV_DATASYNC 1u       /* fsync flag: fdatasync */
+
+/* A completion callback, and the identity of an operation in flight. */
+typedef struct ringo__op {
+    void (*complete)(struct ringo__op *op, int32_t res, uint32_t flags);
+} ringo__op_t;
+
+typedef struct ringo__ev_op {
+    ringo__op_t op;             /* first: the backend hands back &op */
+    uint8_t opcode;             /* enum ringo__ev_opcode */
+    int fd;
+    union {
+        void *buf;
+        const void *cbuf;
+        const char *path;
+        struct sockaddr *addr;          /* accept: where the peer goes */
+        const struct sockaddr *caddr;   /* connect: where to */
+    };
+    union {
+        size_t len;
+        socklen_t *addrlen;             /* accept */
+        socklen_t socklen;              /* connect */
+    };
+    int64_t off;
+    uint32_t flags;
+    uint32_t mode;
+    int64_t deadline;           /* absolute ns (ringo__now()); 0: none */
+} ringo__ev_op_t;
+
+/* Picks the backend's settings once, before any worker starts; -errno with
+ * one line on stderr saying why if no event source can be had. */
+int ringo__ev_probe(ringo__runtime_t *rt);
+/* Makes or ends a worker's event source, on the worker's own thread. fini
+ * first cancels what is still in flight and delivers its completions. */
+int ringo__ev_init(ringo__worker_t *w);
+void ringo__ev_fini(ringo__worker_t *w);
+
+/* Queues op on the calling worker's event source; it goes to the kernel at
+ * the worker's next poll or wait, or sooner if the queue is full. w must be
+ * ringo__self(). Never fails: errors arrive as the completion. */
+void ringo__ev_submit(ringo__worker_t *w, ringo__ev_op_t *op);
+/* Asks w's event source to cancel op (submitted on w). Any thread. If the
+ * op already completed, or completes meanwhile, nothing happens. */
+void ringo__ev_cancel(ringo__worker_t *w, ringo__op_t *op);
+
+/* Owner only: submits what is queued and dispatches what completed;
+ * ringo__ev_wait also sleeps until something arrives or timeout_ns passes
+ * (< 0: no timeout). */
+void ringo__ev_poll(ringo__worker_t *w);
+void ringo__ev_wait(ringo__worker_t *w, int64_t timeout_ns);
+/* Dispatches completions that are ready. Any thread (the monitor uses it on
+ * a hogged worker). Returns how many. */
+unsigned ringo__ev_reap(ringo__worker_t *w);
+/* Wakes w out of ringo__ev_wait. Any thread. */
+void ringo__ev_wake(ringo__worker_t *w);
+
+#endif
