@@ -109,7 +109,12 @@ RINGO_API int ringo_listen(const char *network, const char *address);
 RINGO_API int ringo_listen_opts(const char *network, const char *address,
                                 const ringo_listen_opts_t *opts);
 /* Accepts one connection (SOCK_CLOEXEC; TCP_NODELAY on tcp, as Go sets);
- * peer, when not NULL, receives its address. */
+ * peer, when not NULL, receives its address. Out of descriptors (EMFILE,
+ * ENFILE, ENOBUFS, ENOMEM), it does not return the error: it says so once
+ * on stderr and retries after a pause that doubles from 5 ms to 1 s, as
+ * Go's http.Server does, so a server at its fd limit keeps serving the
+ * connections it has and accepts again once descriptors free up; ctx ends
+ * the wait (-ECANCELED, -ETIMEDOUT). */
 RINGO_API int ringo_accept(ringo_ctx_t *ctx, int lfd, struct sockaddr_storage *peer);
 /* A connected socket. Names are resolved on the blocking pool, then each
  * address is tried in turn until one connects; the whole dial is under ctx.
