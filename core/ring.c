@@ -76,7 +76,7 @@
 struct ringo__uring {
     struct io_uring ring;
     unsigned sq_pending;                /* SQEs prepared, not yet submitted */
-};
+} RINGO__ALIGNED;
 
 #define UD_IGNORE   0ull                /* cancels, linked timeouts, skipped messages */
 #define UD_WAKE     1ull                /* MSG_RING wake-up */
