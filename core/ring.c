@@ -370,6 +370,25 @@ struct cqe_copy {
 
 static void wake_failed(ringo__worker_t *target);
 
+/* What the kernel wrote for a completed op, which memcheck cannot see. */
+static void tell_valgrind(const ringo__ev_op_t *ev, int32_t res)
+{
+    switch (ev->opcode) {
+    case RINGO__EV_READ:
+    case RINGO__EV_RECV:
+        RINGO_VALGRIND_DEFINED(ev->buf, (size_t)res);
+        break;
+    case RINGO__EV_ACCEPT:
+        if (ev->addrlen) {
+            RINGO_VALGRIND_DEFINED(ev->addrlen, sizeof(*ev->addrlen));
+            RINGO_VALGRIND_DEFINED(ev->addr, *ev->addrlen);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
 static void dispatch(ringo__worker_t *w, const struct cqe_copy *c)
 {
     if ((c->user_data & UD_WAKE_FAILED) == UD_WAKE_FAILED) {
@@ -399,8 +418,11 @@ static void dispatch(ringo__worker_t *w, const struct cqe_copy *c)
     default: {
         ringo__op_t *op = (ringo__op_t *)(uintptr_t)c->user_data;
         int32_t res = c->res;
-        if (res == -ETIME && ((ringo__ev_op_t *)op)->opcode == RINGO__EV_TIMEOUT)
+        ringo__ev_op_t *ev = (ringo__ev_op_t *)op;
+        if (res == -ETIME && ev->opcode == RINGO__EV_TIMEOUT)
             res = 0;            /* a timeout op that fired did what it was for */
+        if (RINGO__UNLIKELY(ringo__rt->on_valgrind) && res > 0)
+            tell_valgrind(ev, res);
         /* In this order: see the top of this file. */
         op->complete(op, res, c->flags);
         atomic_fetch_sub(&w->inflight, 1);
