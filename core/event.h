@@ -125,6 +125,10 @@ void ringo__ev_wait(ringo__worker_t *w, int64_t timeout_ns);
 unsigned ringo__ev_reap(ringo__worker_t *w);
 /* Wakes w out of ringo__ev_wait. Any thread. */
 void ringo__ev_wake(ringo__worker_t *w);
+/* True in a child made by fork() while a runtime ran: the rings belong to
+ * the parent, so in the child every op completes at once with -ECHILD and
+ * nothing touches them. */
+bool ringo__ev_forked(void);
 /* True once w's event source is gone (its worker stopped): nothing on it
  * will complete any more. Any thread. */
 bool ringo__ev_gone(ringo__worker_t *w);
