@@ -35,19 +35,7 @@ static void echo(struct server_conn *c)
 
 static struct server srv = {.name = "echo_server", .serve = echo};
 
-static int echo_main(int argc, char **argv)
-{
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s HOST:PORT\n", argv[0]);
-        return 2;
-    }
-    return server_main(&srv, argv[1]);
-}
-
 int main(int argc, char **argv)
 {
-    srv.sigfd = server_signals();       /* before ringo's threads exist */
-    if (srv.sigfd < 0)
-        return 1;
-    ringo_main(NULL, echo_main, argc, argv);
+    return server_run(&srv, argc, argv);
 }

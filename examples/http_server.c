@@ -342,21 +342,9 @@ static void serve_http(struct server_conn *c)
 
 static struct server srv = {.name = "http_server", .serve = serve_http};
 
-static int http_main(int argc, char **argv)
-{
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s HOST:PORT\n", argv[0]);
-        return 2;
-    }
-    header_timeout = server_env_ms("HTTP_HEADER_TIMEOUT_MS", 5000);
-    idle_timeout = server_env_ms("HTTP_IDLE_TIMEOUT_MS", 30000);
-    return server_main(&srv, argv[1]);
-}
-
 int main(int argc, char **argv)
 {
-    srv.sigfd = server_signals();       /* before ringo's threads exist */
-    if (srv.sigfd < 0)
-        return 1;
-    ringo_main(NULL, http_main, argc, argv);
+    header_timeout = server_env_ms("HTTP_HEADER_TIMEOUT_MS", 5000);
+    idle_timeout = server_env_ms("HTTP_IDLE_TIMEOUT_MS", 30000);
+    return server_run(&srv, argc, argv);
 }
