@@ -296,7 +296,7 @@ static void test_ctx_ended_before_call(void **state)
 
 struct poker {
     int fd;
-    ringo_chan_t *ch, *who;
+    ringo_chan_t *ch, *who, *done;
     int what;                   /* 0: write to fd; 1: send on ch */
 };
 
@@ -310,6 +310,7 @@ static void poker(void *arg)
         int v = 7;
         ringo_chan_send(p->ch, &v);
     }
+    signal_done(p->done);
 }
 
 static void select_main(void *arg)
@@ -319,6 +320,7 @@ static void select_main(void *arg)
     tcp_pair(&a, &b);
     ringo_chan_t *ch = ringo_chan_make(sizeof(int), 0);
     ringo_chan_t *who = ringo_chan_make(sizeof(ringo__fiber_t *), 1);
+    ringo_chan_t *done = ringo_chan_make(sizeof(int), 1);
     for (int round = 0; round < 3; round++) {
         int v = 0;
         ringo_case_t cases[] = {
@@ -326,9 +328,9 @@ static void select_main(void *arg)
             RINGO_RECV(ch, &v),
             RINGO_TIMEOUT(round == 2 ? 20 * RINGO_MILLISECOND : 60 * RINGO_SECOND),
         };
-        struct poker p = {.fd = b, .ch = ch, .who = who, .what = round};
+        struct poker p = {.fd = b, .ch = ch, .who = who, .done = done, .what = round};
         if (round < 2) {
-            assert_int_equal(ringo_go(poker, &p), 0);
+            assert_int_equal(ringo_go_copy(poker, &p, sizeof(p)), 0);
             report_self(who);   /* the poker acts once this select has parked */
         }
         int r = ringo_select(cases, NELEM(cases));
@@ -340,7 +342,10 @@ static void select_main(void *arg)
         } else if (round == 1) {
             assert_int_equal(v, 7);
         }
+        if (round < 2)
+            await_done(done, 1);
     }
+    ringo_chan_unref(done);
     ringo_chan_unref(ch);
     ringo_chan_unref(who);
     ringo_close(a);
@@ -1181,6 +1186,11 @@ static void fd_limit_main(void *arg)
 static void test_accept_backs_off_at_fd_limit(void **state)
 {
     (void)state;
+    if (ringo__on_valgrind()) {
+        /* Valgrind keeps descriptors of its own under the limit it shows. */
+        fprintf(stderr, "the fd limit is Valgrind's under Valgrind: skipping\n");
+        skip();
+    }
     run_checked(2, fd_limit_main, NULL);
 }
 
@@ -1189,19 +1199,30 @@ static void fork_main(void *arg)
     (void)arg;
     int a, b;
     tcp_pair(&a, &b);
+    /* The child reports through a pipe, not its exit status: under
+     * Valgrind the child's exit runs a leak check over memory that belonged
+     * to its parent's other threads, and fails it. */
+    int report[2];
+    assert_int_equal(pipe(report), 0);
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         char buf[4];
-        bool ok = ringo_read(NULL, a, buf, sizeof(buf)) == -ECHILD &&
-                  ringo_write(NULL, b, "x", 1) == -ECHILD;
-        _exit(ok ? 0 : 1);
+        ssize_t r = ringo_read(NULL, a, buf, sizeof(buf));
+        ssize_t w = ringo_write(NULL, b, "x", 1);
+        char verdict = r == -ECHILD && w == -ECHILD ? 'y' : 'n';
+        if (write(report[1], &verdict, 1) != 1)
+            verdict = 'n';
+        _exit(0);
     }
+    close(report[1]);
+    char verdict = 0;
+    assert_int_equal(read(report[0], &verdict, 1), 1);
+    assert_int_equal(verdict, 'y');
+    close(report[0]);
     int st;
     assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
     /* The parent's connection is untouched. */
     exchange(a, b);
     ringo_close(a);
