@@ -16,7 +16,9 @@
  * ringo_poll; a non-blocking fd waited out; ringo_blocking runs many calls
  * at once off the workers while they keep running fibers, queues beyond
  * RINGO_BLOCKING_THREADS, runs inline on plain threads, and idle pool
- * threads do not hide a deadlock; the calls from plain threads; dial by
+ * threads do not hide a deadlock; a run that ends with fibers blocked in a
+ * read under a context and in the pool (running and queued) leaves no link
+ * into their stacks and waits for the pool; the calls from plain threads; dial by
  * name ("localhost"); accept backs off at the fd limit and ctx ends the
  * wait; a fork child of a running runtime gets -ECHILD.
  */
@@ -1036,6 +1038,78 @@ static void test_idle_pool_thread_hides_no_deadlock(void **state)
     death_test(idle_pool_deadlock_child, "all fibers are asleep - deadlock!");
 }
 
+/* ---- the run's end ------------------------------------------------------------------------- */
+
+static struct {
+    ringo_ctx_t *ctx;           /* outlives the run */
+    int fds[2];
+    ringo_chan_t *who;
+    _Atomic bool main_done;
+    struct pool_call calls[2];
+} ab;
+
+static void abandoned_reader(void *arg)
+{
+    (void)arg;
+    char c;
+    report_self(ab.who);
+    ringo_read(ab.ctx, ab.fds[0], &c, 1);
+}
+
+static void abandoned_blocker(void *arg)
+{
+    ringo_blocking(gated_fn, arg);
+}
+
+/* Opens the gate once main has gone: the pool's fn returns while or after
+ * the run ends, and ringo_run waits for it either way. */
+static void *late_opener(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&ab.main_done))
+        sched_yield();
+    gate_open();
+    return NULL;
+}
+
+static void abandon_main(void *arg)
+{
+    (void)arg;
+    gate_reset();
+    ab.ctx = ringo_with_cancel(NULL);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ab.fds), 0);
+    ab.who = ringo_chan_make(sizeof(ringo__fiber_t *), 1);
+    assert_int_equal(ringo_go(abandoned_reader, NULL), 0);
+    wait_parked(await_report(ab.who));
+    /* One pool thread: the first call runs, the second waits its turn. */
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(ringo_go(abandoned_blocker, &ab.calls[i]), 0);
+    while (gate_entered() < 1)
+        ringo_yield();
+    ringo_chan_unref(ab.who);
+    atomic_store(&ab.main_done, true);
+}
+
+static void test_run_end_abandons_io(void **state)
+{
+    (void)state;
+    pthread_t opener;
+    assert_int_equal(pthread_create(&opener, NULL, late_opener, NULL), 0);
+    setenv("RINGO_BLOCKING_THREADS", "1", 1);
+    run_checked(2, abandon_main, NULL);
+    unsetenv("RINGO_BLOCKING_THREADS");
+    assert_int_equal(pthread_join(opener, NULL), 0);
+    /* What the abandoned calls left behind holds no link into their freed
+     * stacks: cancelling the context runs no watcher of theirs, closing
+     * the fd finds no op of theirs (ASan and Valgrind would see either). */
+    ringo_cancel(ab.ctx);
+    ringo_ctx_unref(ab.ctx);
+    assert_int_equal(ringo_close(ab.fds[0]), 0);
+    assert_int_equal(ringo_close(ab.fds[1]), 0);
+    /* And the next run starts afresh, pool included. */
+    run_checked(2, pool_main, (void *)(intptr_t)POOL_CALLS);
+}
+
 /* ---- plain threads, names, fd exhaustion, fork ----------------------------------------------------------- */
 
 struct plain_server {
@@ -1255,6 +1329,7 @@ int main(void)
         cmocka_unit_test(test_nonblocking_fd),
         cmocka_unit_test(test_blocking_pool),
         cmocka_unit_test(test_idle_pool_thread_hides_no_deadlock),
+        cmocka_unit_test(test_run_end_abandons_io),
         cmocka_unit_test(test_calls_outside_fibers),
         cmocka_unit_test(test_dial_by_name),
         cmocka_unit_test(test_accept_backs_off_at_fd_limit),
