@@ -19,8 +19,8 @@
  * threads do not hide a deadlock; a run that ends with fibers blocked in a
  * read under a context and in the pool (running and queued) leaves no link
  * into their stacks and waits for the pool; the calls from plain threads; dial by
- * name ("localhost"); accept backs off at the fd limit and ctx ends the
- * wait; a fork child of a running runtime gets -ECHILD.
+ * name ("localhost"); accept backs off at the fd limit, and ctx or closing
+ * the listener ends the wait; a fork child of a running runtime gets -ECHILD.
  */
 #include "common.h"
 
@@ -1218,15 +1218,33 @@ static void test_dial_by_name(void **state)
     run_checked(2, dial_name_main, NULL);
 }
 
+struct backing_off {
+    int lfd;
+    ringo_chan_t *who, *done;
+    _Atomic int res;
+};
+
+static void backing_off_acceptor(void *arg)
+{
+    struct backing_off *b = arg;
+    report_self(b->who);
+    atomic_store(&b->res, ringo_accept(NULL, b->lfd, NULL));
+    signal_done(b->done);
+}
+
 static void fd_limit_main(void *arg)
 {
     (void)arg;
-    int port;
-    int l = listen_local(&port);
-    char addr[64];
+    int port, port2;
+    int l = listen_local(&port), l2 = listen_local(&port2);
+    char addr[64], addr2[64];
     addr_of(addr, sizeof(addr), port);
-    int c = ringo_dial(NULL, "tcp", addr);
-    assert_true(c >= 0);
+    addr_of(addr2, sizeof(addr2), port2);
+    int c = ringo_dial(NULL, "tcp", addr), c2 = ringo_dial(NULL, "tcp", addr2);
+    assert_true(c >= 0 && c2 >= 0);
+    struct backing_off bo = {.lfd = l2};
+    bo.who = ringo_chan_make(sizeof(ringo__fiber_t *), 1);
+    bo.done = ringo_chan_make(sizeof(int), 1);
     /* Use up every descriptor left, then try to accept. */
     struct rlimit old, low;
     assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
@@ -1243,6 +1261,12 @@ static void fd_limit_main(void *arg)
     assert_int_equal(ringo_accept(ctx, l, NULL), -ETIMEDOUT);
     ringo_cancel(ctx);
     ringo_ctx_unref(ctx);
+    /* Closing a listener ends an accept that is pausing on it. */
+    assert_int_equal(ringo_go(backing_off_acceptor, &bo), 0);
+    wait_parked(await_report(bo.who));
+    assert_int_equal(ringo_close(l2), 0);
+    await_done(bo.done, 1);
+    assert_int_equal(atomic_load(&bo.res), -EBADF);
     /* A descriptor frees up: the pending connection is accepted. */
     close(fill[--nfill]);
     int a = ringo_accept(NULL, l, NULL);
@@ -1254,7 +1278,10 @@ static void fd_limit_main(void *arg)
     exchange(a, c);
     ringo_close(a);
     ringo_close(c);
+    ringo_close(c2);
     ringo_close(l);
+    ringo_chan_unref(bo.who);
+    ringo_chan_unref(bo.done);
 }
 
 static void test_accept_backs_off_at_fd_limit(void **state)
