@@ -114,6 +114,13 @@ void ringo__ev_submit(ringo__worker_t *w, ringo__ev_op_t *op);
 /* Asks w's event source to cancel op (submitted on w). Any thread. If the
  * op already completed, or completes meanwhile, nothing happens. */
 void ringo__ev_cancel(ringo__worker_t *w, ringo__op_t *op);
+/* The submitter is done with op: its completion has run and nobody will
+ * ask for its cancel any more. Drops the cancel requests for op that w has
+ * not acted on yet, so that the record's address may name a new op on w
+ * at once (a request from another thread waits in w's inbox until w's next
+ * poll, and would otherwise cancel whatever op then has that address). Any
+ * thread; cheap when w's inbox is empty. */
+void ringo__ev_forget(ringo__worker_t *w, ringo__op_t *op);
 
 /* Owner only: submits what is queued and dispatches what completed;
  * ringo__ev_wait also sleeps until something arrives or timeout_ns passes

@@ -27,9 +27,9 @@
  *   w->cq_lock      >  nothing      (reaping one worker's CQ: owner or monitor)
  *   w->inbox_lock   >  nothing      (cancel requests for w's ring)
  *   rt->gate_lock   >  nothing      (start gate; then main's end, runtime.c)
- *   io/: an fd entry's lock > w->inbox_lock (ringo_close asks cancels under
- *          it: fdtab.c); the blocking pool's lock > rt->global_lock (a call's
- *          end readies its fiber under it: blocking.c)
+ *   io/: an fd entry's lock > nothing (fdtab.c); the blocking pool's lock
+ *          > rt->global_lock (a call's end readies its fiber under it:
+ *          blocking.c)
  * Timers and completions are fired, and waiters woken, after their lock is
  * dropped.
  *

@@ -530,6 +530,21 @@ void ringo__ev_cancel(ringo__worker_t *w, ringo__op_t *op)
         ringo__ev_wake(w);
 }
 
+void ringo__ev_forget(ringo__worker_t *w, ringo__op_t *op)
+{
+    if (!atomic_load_explicit(&w->inbox_nonempty, memory_order_acquire))
+        return;
+    ringo__spin_lock(&w->inbox_lock);
+    size_t k = 0;
+    for (size_t i = 0; i < w->ninbox; i++)
+        if (w->inbox[i] != op)
+            w->inbox[k++] = w->inbox[i];
+    w->ninbox = k;
+    if (!k)
+        atomic_store(&w->inbox_nonempty, 0);
+    ringo__spin_unlock(&w->inbox_lock);
+}
+
 static void owner_maintenance(ringo__worker_t *w)
 {
     if (w->wake_efd >= 0 && atomic_exchange(&w->efd_rearm, 0))

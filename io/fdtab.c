@@ -16,11 +16,12 @@
  * two fibers use the same fd at once (a reader and a writer).
  *
  * ringo_close (ringo__fd_quiesce): marks every op on the entry closed and
- * has each cancelled (who asks is settled by the op's phase word, op.c),
- * sets closing so that no new op registers, and waits until the list is
- * empty; only then does the caller close(2) the fd. So no op of ours can
- * reach a file that reuses the number later: every one has completed
- * before the number is released.
+ * has each cancelled (who asks is settled by the op's phase word; the
+ * asking happens after the lock is dropped, op.c says why), sets closing so
+ * that no new op registers, and waits until the list is empty; only then
+ * does the caller close(2) the fd. So no op of ours can reach a file that
+ * reuses the number later: every one has completed before the number is
+ * released.
  *
  * The kind (socket or not) is a hint that ringo_write reads without the
  * lock: set by ringo_open, accept, dial and listen, learned from -ENOTSOCK,
@@ -28,9 +29,9 @@
  * keeps a stale hint; a stale "socket" costs one failed send, a stale
  * "other" on what is now a socket writes without MSG_NOSIGNAL.
  *
- * Lock order: an entry's lock > a worker's inbox_lock (a cancel asked under
- * it); nothing else is taken under it. A ringo_close's wait is woken after
- * the lock is dropped.
+ * Lock order: an entry's lock is a leaf; nothing that may reap completions
+ * (a submit, a cancel) runs under it, since a completion takes it. A
+ * ringo_close's wait is woken after the lock is dropped.
  */
 #include "io_internal.h"
 
@@ -135,17 +136,30 @@ int ringo__fd_quiesce(ringo__fd_entry_t *e)
         return 0;
     }
     e->closing = true;
+    ringo__io_op_t *ask = NULL;
     for (ringo__link_t *l = e->ops.first; l; l = l->next) {
         ringo__io_op_t *op = ringo__container_of(l, ringo__io_op_t, link);
         op->closed = true;
         int expect = RINGO__IO_PHASE_SUBMITTING;
-        if (!atomic_compare_exchange_strong(&op->phase, &expect, RINGO__IO_PHASE_CANCEL_ASKED))
-            ringo__ev_cancel(op->worker, &op->ev.op);   /* submitted: ours to ask */
+        if (atomic_compare_exchange_strong(&op->phase, &expect, RINGO__IO_PHASE_CANCEL_ASKED))
+            continue;           /* not yet submitted: its submitter cancels it */
+        /* Submitted: ours to ask, once the lock is dropped. Its waiter will
+         * not reuse the record while we are CLOSER_ASKING (op.c). */
+        atomic_store_explicit(&op->asked, true, memory_order_relaxed);
+        atomic_store_explicit(&op->phase, RINGO__IO_PHASE_CLOSER_ASKING, memory_order_relaxed);
+        op->next_ask = ask;
+        ask = op;
     }
     ringo__wait_t wait;
     ringo__wait_prepare(&wait, "close (its fd's calls are being cancelled)");
     e->closer = &wait;
     ringo__spin_unlock(&e->lock);
+    while (ask) {
+        ringo__io_op_t *op = ask;
+        ask = op->next_ask;
+        ringo__ev_cancel(op->worker, &op->ev.op);
+        atomic_store_explicit(&op->phase, RINGO__IO_PHASE_CLOSER_ASKED, memory_order_release);
+    }
     ringo__wait_block(&wait);
     ringo__spin_lock(&e->lock);
     e->closing = false;

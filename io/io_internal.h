@@ -36,8 +36,10 @@ typedef struct ringo__io_op {
     ringo__fd_entry_t *entry;       /* registered on it; NULL once completed */
     ringo__link_t link;             /* on entry->ops */
     _Atomic int phase;              /* RINGO__IO_PHASE_*: who asks a close's cancel */
+    _Atomic bool asked;             /* another thread asked for its cancel */
     bool closed;
     int32_t res;
+    struct ringo__io_op *next_ask;  /* on a ringo_close's list of cancels to ask */
 } ringo__io_op_t;
 
 /* An op's phase (op.c says how ringo_close and the submitter use it). */
@@ -45,6 +47,8 @@ enum {
     RINGO__IO_PHASE_SUBMITTING,     /* registered, not yet handed to the backend */
     RINGO__IO_PHASE_SUBMITTED,
     RINGO__IO_PHASE_CANCEL_ASKED,   /* closed before its submit: the submitter cancels */
+    RINGO__IO_PHASE_CLOSER_ASKING,  /* ringo_close is asking for its cancel right now */
+    RINGO__IO_PHASE_CLOSER_ASKED,   /* ringo_close has asked */
 };
 
 /* Runs op (opcode and arguments filled in; deadline and complete are
@@ -57,10 +61,15 @@ enum {
  * of a running runtime, a fiber gets -ECHILD. */
 ssize_t ringo__io_wait(ringo_ctx_t *ctx, ringo__io_op_t *op);
 /* Waits d nanoseconds under ctx: 0, or ctx's error (-ECANCELED,
- * -ETIMEDOUT). For accept's back-off. */
-int ringo__io_pause(ringo_ctx_t *ctx, int64_t d);
-/* True in a child made by fork() while a runtime ran (op.c). */
-bool ringo__io_forked(void);
+ * -ETIMEDOUT). For accept's back-off: registered on fd (if >= 0), so a
+ * ringo_close of fd ends it with -EBADF. */
+int ringo__io_pause(ringo_ctx_t *ctx, int fd, int64_t d);
+/* True in a child made by fork() while a runtime ran: the rings, and the
+ * registry's locks, are the parent's. */
+static inline bool ringo__io_forked(void)
+{
+    return ringo__ev_forked();
+}
 
 /* ---- the fd registry (fdtab.c) --------------------------------------------------- */
 

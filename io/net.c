@@ -10,7 +10,8 @@
  * dual-stack on [::] with IPV6_V6ONLY off, or on 0.0.0.0 where IPv6 is
  * unavailable. A unix socket file left behind by a listener that is gone
  * (connecting to it is refused) is removed before the bind; a live one, or a
- * file that is not a socket, gives -EADDRINUSE.
+ * file that is not a socket, gives -EADDRINUSE. The probe leaves no trace
+ * on a live listener (unix_stale).
  *
  * accept and dial wait through ringo__io_wait (op.c): the op records, the
  * peer address buffer and its length live in the call's frame until the op
@@ -233,14 +234,16 @@ static int listen_on(const struct addr *a, int backlog, bool reuse_port, bool v6
     return fd;
 }
 
-/* Whether a unix socket file at path is left over: a socket nobody listens
- * on (connecting is refused). */
+/* Whether a unix socket file at path is left over: a socket nobody is
+ * bound to (connecting is refused). The probe is a datagram socket: to a
+ * live stream listener its connect fails with EPROTOTYPE, so the listener
+ * never sees a connection come and go. */
 static bool unix_stale(const struct addr *a, const char *path)
 {
     struct stat st;
     if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
         return false;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return false;
     bool stale = connect(fd, (const struct sockaddr *)&a->ss, a->len) < 0 && errno == ECONNREFUSED;
@@ -334,7 +337,7 @@ int ringo_accept(ringo_ctx_t *ctx, int lfd, struct sockaddr_storage *peer)
         if (!atomic_exchange(&warned, true))
             fprintf(stderr, "ringo: ringo_accept: %s; retrying after a pause (5ms, doubling "
                             "to 1s) until descriptors free up\n", strerror((int)-r));
-        int err = ringo__io_pause(ctx, pause);
+        int err = ringo__io_pause(ctx, lfd, pause);
         if (err < 0)
             return err;
         pause = pause * 2 > ACCEPT_PAUSE_MAX ? ACCEPT_PAUSE_MAX : pause * 2;

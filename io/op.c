@@ -3,7 +3,9 @@
  * In a fiber, an operation goes through the calling worker's event source
  * (core/event.h):
  *   1. its fd's registry entry takes it (fdtab.c), unless a ringo_close of
- *      that fd is under way (-EBADF);
+ *      that fd is under way (-EBADF). An fd the table cannot hold (beyond
+ *      2^30, or no memory for its chunk) goes unregistered: its calls
+ *      work, but ringo_close cannot cancel them;
  *   2. the fiber prepares to park, publishes an abandon hook on itself
  *      (sync/waitq.h) and submits the op on its worker;
  *   3. if ctx can be cancelled, an internal watcher (sync/ctx_watch.h) will
@@ -22,9 +24,19 @@
  * Cancels. A cancel names the op record, never the fd. Exactly one party
  * asks for a closed op's cancel, decided by the op's phase word: ringo_close
  * (under the entry's lock) moves SUBMITTING -> CANCEL_ASKED, or finds
- * SUBMITTED and cancels it itself; the submitter, right after the submit,
+ * SUBMITTED and moves it to CLOSER_ASKING, asks once it has dropped the
+ * lock, then stores CLOSER_ASKED; the submitter, right after the submit,
  * swaps in SUBMITTED and cancels if it finds CANCEL_ASKED. Either way the
- * cancel is asked after the op reached the backend's queue.
+ * cancel is asked after the op reached the backend's queue. Nothing that
+ * may complete ops is called under an entry's lock: a submit or a cancel
+ * on the caller's own worker may reap completions on the spot.
+ *   A cancel asked from another thread waits in the op's worker's inbox
+ * until that worker's next poll, and would then cancel whatever op has the
+ * record's address by then. So before its record can be reused, a waiter
+ * whose op another thread asked to cancel (`asked`) waits until every such
+ * request is made (a closer still CLOSER_ASKING; a ctx watcher is waited
+ * for by ringo__ctx_unwatch) and drops the requests still queued
+ * (ringo__ev_forget).
  *
  * Results: -EINTR is retried; -EAGAIN from a non-blocking fd is waited out
  * with a poll op and the call retried (unless MSG_DONTWAIT asks otherwise);
@@ -43,7 +55,8 @@
  * the rings belong to the parent.
  *
  * Locks: none of its own. Takes an fd entry's lock (fdtab.c) and a
- * context's lock (in ringo__ctx_watch/unwatch), never both at once.
+ * context's lock (in ringo__ctx_watch/unwatch), never both at once, and
+ * neither across a submit or a cancel.
  */
 #include "io_internal.h"
 #include "waitq.h"
@@ -51,29 +64,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-
-static _Atomic bool forked;
-
-static void child_after_fork(void)
-{
-    if (ringo__rt)
-        atomic_store_explicit(&forked, true, memory_order_relaxed);
-}
-
-__attribute__((constructor)) static void io_register_atfork(void)
-{
-    pthread_atfork(NULL, NULL, child_after_fork);
-}
-
-bool ringo__io_forked(void)
-{
-    return atomic_load_explicit(&forked, memory_order_relaxed);
-}
 
 /* What a dump says a fiber waiting on each opcode is doing. */
 static const char *const wait_reasons[RINGO__EV_OPCODES] = {
@@ -91,10 +85,12 @@ static const char *const wait_reasons[RINGO__EV_OPCODES] = {
     [RINGO__EV_TIMEOUT] = "io pause",
 };
 
+/* Whether op is registered on its fd's entry: every op on an fd, and a
+ * pause given one (accept's back-off on its listener, so that closing the
+ * listener ends the pause too). */
 static bool has_fd(const ringo__ev_op_t *ev)
 {
-    return ev->opcode != RINGO__EV_OPEN && ev->opcode != RINGO__EV_TIMEOUT &&
-           ev->opcode != RINGO__EV_NOP;
+    return ev->opcode != RINGO__EV_OPEN && ev->opcode != RINGO__EV_NOP && ev->fd >= 0;
 }
 
 /* The readiness an op that got -EAGAIN waits for, or 0 if it returns
@@ -216,6 +212,7 @@ static void op_complete(ringo__op_t *o, int32_t res, uint32_t flags)
 static void on_ctx_cancel(void *arg)
 {
     ringo__io_op_t *op = arg;
+    atomic_store_explicit(&op->asked, true, memory_order_relaxed);
     ringo__ev_cancel(op->worker, &op->ev.op);
 }
 
@@ -240,6 +237,7 @@ static int32_t fiber_wait(ringo_ctx_t *ctx, ringo__io_op_t *op)
     op->worker = w;
     op->entry = NULL;
     op->closed = false;
+    atomic_store_explicit(&op->asked, false, memory_order_relaxed);
     op->wait.fiber = ringo__current();
     ringo__fd_entry_t *e = has_fd(&op->ev) ? ringo__fd_entry(op->ev.fd, true) : NULL;
     if (e && ringo__fd_register(e, op) < 0)
@@ -264,6 +262,11 @@ static int32_t fiber_wait(ringo_ctx_t *ctx, ringo__io_op_t *op)
     if (iw.watching)
         ringo__ctx_unwatch(ctx, &iw.watch);
     ringo__waiters_retract(&iw.waiter);
+    if (e)
+        while (atomic_load_explicit(&op->phase, memory_order_acquire) == RINGO__IO_PHASE_CLOSER_ASKING)
+            ringo__cpu_relax();     /* a ringo_close between its unlock and its ask */
+    if (atomic_load_explicit(&op->asked, memory_order_acquire))
+        ringo__ev_forget(op->worker, &op->ev.op);
     return op->res;
 }
 
@@ -329,7 +332,7 @@ ssize_t ringo__io_wait(ringo_ctx_t *ctx, ringo__io_op_t *op)
     }
 }
 
-int ringo__io_pause(ringo_ctx_t *ctx, int64_t d)
+int ringo__io_pause(ringo_ctx_t *ctx, int fd, int64_t d)
 {
     int64_t now = ringo__now(), when = d > INT64_MAX - now ? INT64_MAX : now + d, cd = 0;
     bool has_deadline = ctx && ringo_ctx_deadline(ctx, &cd);
@@ -337,7 +340,7 @@ int ringo__io_pause(ringo_ctx_t *ctx, int64_t d)
         when = cd;
     ringo__io_op_t op;
     op.ev.opcode = RINGO__EV_TIMEOUT;
-    op.ev.fd = -1;
+    op.ev.fd = fd;
     op.ev.deadline = when;
     ssize_t r = ringo__io_wait(ctx, &op);
     if (r < 0)
