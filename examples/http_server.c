@@ -15,7 +15,8 @@
  *     keep-alive". The reply echoes the request's version and says
  *     "Connection: close" before the server closes.
  *   - Pipelining. All requests a read brings are parsed, and their
- *     responses are written together in one write, in order.
+ *     responses are written together in one write, in order (one write
+ *     per 4 KiB of replies).
  *   - Header deadline (slowloris). The request line and headers must be
  *     complete within HTTP_HEADER_TIMEOUT_MS (default 5000) of the
  *     request's first byte; a new connection's first request within that
@@ -28,9 +29,9 @@
  *     sent) "413 Content Too Large", anything llhttp rejects "400 Bad
  *     Request"; each is followed by a close.
  *   - Closing after a reply: shutdown(SHUT_WR), then the peer's unread
- *     bytes are read and dropped for up to 500 ms (or until it closes), so
- *     its kernel does not answer them with a reset that destroys the reply
- *     it has not read yet.
+ *     bytes are read and dropped for up to 500 ms (or until it closes):
+ *     closing with bytes unread would make the kernel send a reset, which
+ *     destroys the reply the peer has not read yet.
  * SIGINT/SIGTERM shut down gracefully (examples/server.h): connections
  * waiting for a request are closed, a request being read or answered is
  * completed and answered with "Connection: close". RINGO_WORKERS sets the
@@ -45,8 +46,8 @@
  * probed page by page on entry (-fstack-clash-protection, which ringo's
  * flags add), making it all resident for every connection, where the heap
  * costs only the pages the traffic touches. When a pipelined burst fills
- * the out buffer, the parser pauses at a message boundary, the
- * buffer is written, and parsing resumes where it paused.
+ * the out buffer, the parser pauses at a message boundary, the buffer is
+ * written, and parsing resumes where it paused.
  */
 #include "server.h"
 
