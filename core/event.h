@@ -44,6 +44,7 @@
 #ifndef RINGO_CORE_EVENT_H
 #define RINGO_CORE_EVENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 #include <sys/socket.h>
@@ -95,6 +96,7 @@ typedef struct ringo__ev_op {
     uint32_t flags;
     uint32_t mode;
     int64_t deadline;           /* absolute ns (ringo__now()); 0: none */
+    int64_t backend[2];         /* the backend's scratch until submitted */
 } ringo__ev_op_t;
 
 /* Picks the backend's settings once, before any worker starts; -errno with
@@ -123,5 +125,8 @@ void ringo__ev_wait(ringo__worker_t *w, int64_t timeout_ns);
 unsigned ringo__ev_reap(ringo__worker_t *w);
 /* Wakes w out of ringo__ev_wait. Any thread. */
 void ringo__ev_wake(ringo__worker_t *w);
+/* True once w's event source is gone (its worker stopped): nothing on it
+ * will complete any more. Any thread. */
+bool ringo__ev_gone(ringo__worker_t *w);
 
 #endif

@@ -51,7 +51,7 @@
 
 #include "list.h"
 
-#include "uring_compat.h"
+#include "event.h"
 #include "sanitizer.h"
 
 #define RINGO__CACHELINE 64
@@ -206,16 +206,6 @@ const char *ringo__fiber_doing(const ringo__fiber_t *f, bool *waiting);
 
 /* ---- the worker ------------------------------------------------------------ */
 
-/* A completion record: user_data of an SQE points at one. complete runs on
- * the owning worker, or on the monitor when that worker is hogged. */
-typedef struct ringo__op {
-    void (*complete)(struct ringo__op *op, int32_t res, uint32_t cqe_flags);
-} ringo__op_t;
-
-#define RINGO__UD_IGNORE   0ull         /* cancels, skipped messages */
-#define RINGO__UD_WAKE     1ull         /* MSG_RING wake-up */
-#define RINGO__UD_EVENTFD  2ull         /* the eventfd wake poll */
-
 struct ringo__runq {
     _Atomic uint32_t head RINGO__ALIGNED;  /* consumers (owner, thieves) CAS it */
     _Atomic uint32_t tail;                 /* written by the owner only */
@@ -256,7 +246,7 @@ struct ringo__worker {
     _Atomic int sleeping;               /* published before sleeping in the ring */
     _Atomic int wake_pending;           /* a wake-up is on its way */
     _Atomic uint64_t spawned, exited;   /* fiber accounting, owner-written */
-    _Atomic int64_t inflight;           /* SQEs whose CQE has not arrived */
+    _Atomic int64_t inflight;           /* submitted ops whose completion has not run */
     _Atomic int tid;                    /* the thread running it, 0 for none (sched.c) */
     _Atomic int spare_state;            /* enum ringo__spare_state; spare slots only */
 
@@ -269,18 +259,16 @@ struct ringo__worker {
     _Atomic int32_t ntimers;
     _Atomic int64_t timer_next;         /* earliest deadline, INT64_MAX if none */
 
-    /* The ring. Only the owner submits (SINGLE_ISSUER); cq_lock lets the
-     * monitor reap while the owner is hogged. */
+    /* The event source (event.h; ring.c). Only the owner submits; cq_lock
+     * lets the monitor reap while the owner is hogged. */
     ringo__spinlock_t cq_lock RINGO__ALIGNED;
-    struct io_uring ring;
-    bool ring_ready;
+    struct ringo__uring *uring;         /* the backend's own state; NULL when none */
     _Atomic int ring_fd;                /* -1 once the ring is gone (read by wakers) */
     int wake_efd;                       /* eventfd wake-up, when ring-less MSG_RING is missing */
     _Atomic int efd_rearm;              /* its multishot poll ended; the owner re-arms */
-    unsigned sq_pending;                /* SQEs prepared, not yet submitted */
     /* Cancel requests from other threads; inbox_lock protects the three. */
     ringo__spinlock_t inbox_lock;
-    uint64_t *inbox;
+    ringo__op_t **inbox;
     size_t ninbox, inbox_cap;
     _Atomic int inbox_nonempty;
 
@@ -531,27 +519,7 @@ int ringo__spawn_main(void (*fn)(void *), void *arg);
 void ringo__ctx_switch(void **save_sp, void *load_sp);   /* core/arch/<cpu>.S */
 void ringo__ctx_start(void);
 
-/* ---- the ring (ring.c): the contract a backend fulfils ------------------------- */
-int ringo__ring_probe(ringo__runtime_t *rt);          /* picks flags; -errno if unusable */
-int ringo__ring_init(ringo__worker_t *w);             /* on the worker's own thread */
-void ringo__ring_fini(ringo__worker_t *w);
-/* Submits what is pending and waits for a completion or until timeout_ns
- * (< 0: no timeout); then reaps. Owner only. */
-void ringo__ring_wait(ringo__worker_t *w, int64_t timeout_ns);
-/* Submits what is pending (if any) and reaps without blocking. Owner only. */
-void ringo__ring_poll(ringo__worker_t *w);
-/* Dispatches the completions that are ready. Any thread; the monitor uses it
- * on a hogged worker. Returns how many. */
-unsigned ringo__ring_reap(ringo__worker_t *w);
-/* Wakes w out of its ring wait. Any thread. */
-void ringo__ring_wake(ringo__worker_t *w);
-/* Cancels the operation with this user_data on w's ring. Any thread: the
- * request goes to w's inbox and w submits it (only a ring's owner may). */
-void ringo__ring_cancel(ringo__worker_t *w, uint64_t user_data);
-/* Counts an SQE (user_data = a ringo__op_t) as in flight on w. */
-void ringo__ring_op_started(ringo__worker_t *w);
-/* An SQE on the calling worker's ring, submitted at its next poll or wait. */
-struct io_uring_sqe *ringo__ring_sqe(ringo__worker_t *w);
+/* ---- the event source: see event.h ----------------------------------------------- */
 
 /* ---- the monitor (monitor.c) -------------------------------------------------- */
 int ringo__monitor_start(ringo__runtime_t *rt);

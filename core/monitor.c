@@ -103,7 +103,7 @@ static void rescue(ringo__runtime_t *rt, ringo__worker_t *w, int64_t now)
     atomic_fetch_add(&rt->rescue_seq, 1);
     unsigned moved = ringo__runq_drain(w);
     ringo__timers_run(w, now);
-    ringo__ring_reap(w);
+    ringo__ev_reap(w);
     atomic_fetch_add(&rt->rescue_seq, 1);
     atomic_fetch_add_explicit(&w->stats.rescues, 1, memory_order_relaxed);
     wake_moved(rt, moved);
@@ -112,7 +112,7 @@ static void rescue(ringo__runtime_t *rt, ringo__worker_t *w, int64_t now)
 static void wake_worker(ringo__worker_t *w)
 {
     if (!atomic_exchange(&w->wake_pending, 1))
-        ringo__ring_wake(w);
+        ringo__ev_wake(w);
 }
 
 struct monitor {

@@ -1,15 +1,21 @@
-/* core/ring.c - the per-worker io_uring: creation, waiting, reaping, wake-ups.
- *
- * This file is the io_uring backend behind the small contract in internal.h
- * (ringo__ring_*): probe, init/fini on the worker's thread, wait with a
- * timeout, poll, reap from any thread, wake from any thread, get an SQE. An
- * epoll backend can implement the same contract.
+/* core/ring.c - the io_uring event source: one ring per worker, behind the
+ * contract in event.h (submit an operation, cancel it, wait, reap, wake).
  *
  * Rings are created with SINGLE_ISSUER | COOP_TASKRUN | TASKRUN_FLAG |
  * SUBMIT_ALL and a CQ four times the SQ; on EINVAL (older kernels) flags are
  * dropped one at a time. Not DEFER_TASKRUN: with it no completion becomes
  * visible while a fiber hogs the worker, and the monitor could not rescue
  * anybody waiting on it.
+ *
+ * Operations. ringo__ev_submit turns a ringo__ev_op_t into one SQE whose
+ * user_data is the record's address (never the fd), plus a linked timeout
+ * (IORING_OP_LINK_TIMEOUT, absolute, CLOCK_MONOTONIC like ringo__now) when
+ * the op has a deadline. The pair always goes into the SQ together: if only
+ * one slot is left, the queue is flushed first, because a flush between
+ * the two would send the op off without its timeout. The linked timeout's
+ * own CQE carries UD_IGNORE and counts for nothing; a TIMEOUT op's
+ * -ETIME ("it fired") is delivered as 0. A timespec the kernel reads at
+ * submission lives in the record's backend scratch until then.
  *
  * Who touches what:
  *   SQ: the owning worker only (SINGLE_ISSUER). Everything that needs an SQE
@@ -18,8 +24,16 @@
  *       hogged worker. CQEs are copied out under the lock and dispatched
  *       after it is released, so a completion may ready fibers freely.
  *
- * Wake-ups (ringo__ring_wake): a worker sends IORING_OP_MSG_RING from its own
- * ring to the target's (the target sees a CQE with user_data RINGO__UD_WAKE).
+ * Pressure. A full SQ is submitted and the slot taken again; a submit the
+ * kernel refuses for the moment (-EBUSY, -EAGAIN: the CQ is overflowing or
+ * memory is short) reaps, flushes the overflow and tries again, and -EINTR
+ * is retried; nothing prepared is ever dropped. The kernel keeps CQEs that
+ * did not fit (IORING_FEAT_NODROP) and raises IORING_SQ_CQ_OVERFLOW; every
+ * poll and wait of the owner checks it and has them flushed into the CQ,
+ * so no completion is lost however small the CQ.
+ *
+ * Wake-ups (ringo__ev_wake): a worker sends IORING_OP_MSG_RING from its own
+ * ring to the target's (the target sees a CQE with user_data UD_WAKE).
  * A thread without a ring (the monitor, a plain pthread) uses the ring-less
  * IORING_REGISTER_SEND_MSG_RING (Linux 6.13) or, where that is missing, writes
  * the target's eventfd, on which every ring keeps a multishot poll.
@@ -40,11 +54,12 @@
  *
  * Under Valgrind (3.19 at least) io_uring_enter is not known to block, so a
  * worker asleep in it would keep Valgrind's one-thread-at-a-time lock and
- * stall the process; ringo__ring_wait then sleeps in poll(2) instead.
+ * stall the process; ringo__ev_wait then sleeps in poll(2) instead.
  */
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +68,19 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "uring_compat.h"
+
 #define REAP_BATCH 64
+
+/* A worker's ring, allocated by ringo__ev_init. */
+struct ringo__uring {
+    struct io_uring ring;
+    unsigned sq_pending;                /* SQEs prepared, not yet submitted */
+} RINGO__ALIGNED;
+
+#define UD_IGNORE   0ull                /* cancels, linked timeouts, skipped messages */
+#define UD_WAKE     1ull                /* MSG_RING wake-up */
+#define UD_EVENTFD  2ull                /* the eventfd wake poll */
 
 static const unsigned wanted_flags[] = {
     /* dropped in this order when the kernel says EINVAL */
@@ -111,7 +138,7 @@ static int send_msg_ring_registered(int target_fd, uint64_t user_data)
     return ret < 0 ? -errno : ret;
 }
 
-int ringo__ring_probe(ringo__runtime_t *rt)
+int ringo__ev_probe(ringo__runtime_t *rt)
 {
     unsigned flags = 0;
     for (size_t i = 0; i < sizeof(wanted_flags) / sizeof(wanted_flags[0]); i++)
@@ -132,7 +159,7 @@ int ringo__ring_probe(ringo__runtime_t *rt)
     /* Can threads without a ring post into one? (Linux 6.13) */
     const char *wake = getenv("RINGO_WAKE");
     rt->send_msg_ring = !(wake && strcmp(wake, "eventfd") == 0) &&
-                        send_msg_ring_registered(ring.ring_fd, RINGO__UD_WAKE) >= 0;
+                        send_msg_ring_registered(ring.ring_fd, UD_WAKE) >= 0;
     io_uring_queue_exit(&ring);
     return 0;
 }
@@ -144,21 +171,29 @@ int ringo__ring_probe(ringo__runtime_t *rt)
 _Static_assert(_Alignof(ringo__op_t) >= 4 && _Alignof(ringo__worker_t) >= 4,
                "user_data tags need two free low bits");
 
+static struct io_uring_sqe *get_sqe(ringo__worker_t *w);
+static void submit(ringo__worker_t *w);
+
 static void arm_eventfd(ringo__worker_t *w)
 {
-    struct io_uring_sqe *sqe = ringo__ring_sqe(w);
+    struct io_uring_sqe *sqe = get_sqe(w);
     io_uring_prep_poll_multishot(sqe, w->wake_efd, POLLIN);
-    io_uring_sqe_set_data64(sqe, RINGO__UD_EVENTFD);
+    io_uring_sqe_set_data64(sqe, UD_EVENTFD);
 }
 
-int ringo__ring_init(ringo__worker_t *w)
+int ringo__ev_init(ringo__worker_t *w)
 {
     ringo__runtime_t *rt = ringo__rt;
-    int ret = create_ring(&w->ring, rt->ring_entries, rt->ring_flags);
-    if (ret < 0)
+    struct ringo__uring *u = ringo__aligned_alloc(RINGO__CACHELINE, sizeof(*u));
+    if (!u)
+        return -ENOMEM;
+    memset(u, 0, sizeof(*u));
+    int ret = create_ring(&u->ring, rt->ring_entries, rt->ring_flags);
+    if (ret < 0) {
+        ringo__free(u);
         return ret;
-    w->ring_ready = true;
-    w->sq_pending = 0;
+    }
+    w->uring = u;
     atomic_store(&w->efd_rearm, 0);
     w->wake_efd = -1;
     if (!rt->send_msg_ring) {
@@ -167,30 +202,30 @@ int ringo__ring_init(ringo__worker_t *w)
         RINGO_TSAN_HIDE_END();
         if (w->wake_efd < 0) {
             ret = -errno;
-            io_uring_queue_exit(&w->ring);
-            w->ring_ready = false;
+            io_uring_queue_exit(&u->ring);
+            ringo__free(u);
+            w->uring = NULL;
             return ret;
         }
         arm_eventfd(w);
-        io_uring_submit(&w->ring);
-        w->sq_pending = 0;
+        submit(w);
     }
     /* Published last: wakers use the ring, and the eventfd, once they see it. */
-    atomic_store_explicit(&w->ring_fd, w->ring.ring_fd, memory_order_release);
+    atomic_store_explicit(&w->ring_fd, u->ring.ring_fd, memory_order_release);
     return 0;
 }
 
-void ringo__ring_fini(ringo__worker_t *w)
+void ringo__ev_fini(ringo__worker_t *w)
 {
     /* Operations still in flight belong to abandoned fibers: cancel them
      * and reap their completions, so the records they own are freed (their
      * completion callbacks see rt->stopping). Bounded: a stuck op is left. */
-    if (w->ring_ready && atomic_load(&w->inflight) > 0) {
-        struct io_uring_sqe *sqe = ringo__ring_sqe(w);
+    if (w->uring && atomic_load(&w->inflight) > 0) {
+        struct io_uring_sqe *sqe = get_sqe(w);
         io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
-        io_uring_sqe_set_data64(sqe, RINGO__UD_IGNORE);
+        io_uring_sqe_set_data64(sqe, UD_IGNORE);
         for (int i = 0; i < 100 && atomic_load(&w->inflight) > 0; i++)
-            ringo__ring_wait(w, 10 * RINGO_MILLISECOND);
+            ringo__ev_wait(w, 10 * RINGO_MILLISECOND);
     }
     /* The monitor may still be looking at this worker: holding cq_lock for
      * good makes its try-lock reaps back off before the CQ is unmapped. */
@@ -205,9 +240,11 @@ void ringo__ring_fini(ringo__worker_t *w)
     w->ninbox = w->inbox_cap = 0;
     atomic_store(&w->inbox_nonempty, 0);
     ringo__spin_unlock(&w->inbox_lock);
-    if (w->ring_ready)
-        io_uring_queue_exit(&w->ring);
-    w->ring_ready = false;
+    if (w->uring) {
+        io_uring_queue_exit(&w->uring->ring);
+        ringo__free(w->uring);
+    }
+    w->uring = NULL;
     if (w->wake_efd >= 0) {
         RINGO_TSAN_HIDE_BEGIN();
         close(w->wake_efd);
@@ -216,17 +253,113 @@ void ringo__ring_fini(ringo__worker_t *w)
     w->wake_efd = -1;
 }
 
-struct io_uring_sqe *ringo__ring_sqe(ringo__worker_t *w)
+bool ringo__ev_gone(ringo__worker_t *w)
 {
-    struct io_uring_sqe *sqe;
-    while (!(sqe = io_uring_get_sqe(&w->ring))) {
-        /* SQ full: push what is queued to the kernel and try again. */
-        RINGO__STAT_INC(w, submits);
-        io_uring_submit(&w->ring);
-        w->sq_pending = 0;
+    return atomic_load_explicit(&w->ring_fd, memory_order_acquire) < 0;
+}
+
+/* Hands what is queued to the kernel. A refusal for the moment (-EBUSY,
+ * -EAGAIN: completions pile up, or memory is short) is met by reaping and
+ * flushing the overflow, then trying again; -EINTR is retried. Nothing
+ * prepared is dropped. Owner only. */
+static void submit(ringo__worker_t *w)
+{
+    struct ringo__uring *u = w->uring;
+    RINGO__STAT_INC(w, submits);
+    for (;;) {
+        int ret = io_uring_submit(&u->ring);
+        if (ret >= 0 || (ret != -EBUSY && ret != -EAGAIN && ret != -EINTR))
+            break;
+        if (ret != -EINTR) {
+            ringo__ev_reap(w);
+            ringo__spin_lock(&w->cq_lock);
+            io_uring_get_events(&u->ring);
+            ringo__spin_unlock(&w->cq_lock);
+        }
     }
-    w->sq_pending++;
+    u->sq_pending = 0;
+}
+
+static struct io_uring_sqe *get_sqe(ringo__worker_t *w)
+{
+    struct ringo__uring *u = w->uring;
+    struct io_uring_sqe *sqe;
+    while (!(sqe = io_uring_get_sqe(&u->ring)))
+        submit(w);              /* SQ full: push what is queued and try again */
+    u->sq_pending++;
     return sqe;
+}
+
+/* The largest transfer one SQE asks for (its length is 32 bits); callers
+ * that need more loop, as they do for short transfers. */
+#define MAX_XFER (1u << 30)
+
+static unsigned xfer_len(size_t len)
+{
+    return len > MAX_XFER ? MAX_XFER : (unsigned)len;
+}
+
+void ringo__ev_submit(ringo__worker_t *w, ringo__ev_op_t *op)
+{
+    struct ringo__uring *u = w->uring;
+    /* The op and its linked timeout go to the kernel together. */
+    if (op->deadline && io_uring_sq_space_left(&u->ring) < 2)
+        submit(w);
+    struct io_uring_sqe *sqe = get_sqe(w);
+    struct __kernel_timespec *ts = (struct __kernel_timespec *)op->backend;
+    _Static_assert(sizeof(op->backend) >= sizeof(*ts), "a timespec fits the scratch");
+    switch (op->opcode) {
+    case RINGO__EV_NOP:
+        io_uring_prep_nop(sqe);
+        break;
+    case RINGO__EV_READ:
+        io_uring_prep_read(sqe, op->fd, op->buf, xfer_len(op->len), (uint64_t)op->off);
+        break;
+    case RINGO__EV_WRITE:
+        io_uring_prep_write(sqe, op->fd, op->cbuf, xfer_len(op->len), (uint64_t)op->off);
+        break;
+    case RINGO__EV_RECV:
+        io_uring_prep_recv(sqe, op->fd, op->buf, xfer_len(op->len), (int)op->flags);
+        break;
+    case RINGO__EV_SEND:
+        io_uring_prep_send(sqe, op->fd, op->cbuf, xfer_len(op->len), (int)op->flags);
+        break;
+    case RINGO__EV_ACCEPT:
+        io_uring_prep_accept(sqe, op->fd, op->addr, op->addrlen, (int)op->flags);
+        break;
+    case RINGO__EV_CONNECT:
+        io_uring_prep_connect(sqe, op->fd, op->caddr, op->socklen);
+        break;
+    case RINGO__EV_POLL:
+        io_uring_prep_poll_add(sqe, op->fd, op->flags);
+        break;
+    case RINGO__EV_OPEN:
+        io_uring_prep_openat(sqe, AT_FDCWD, op->path, (int)op->flags, op->mode);
+        break;
+    case RINGO__EV_CLOSE:
+        io_uring_prep_close(sqe, op->fd);
+        break;
+    case RINGO__EV_FSYNC:
+        io_uring_prep_fsync(sqe, op->fd, (op->flags & RINGO__EV_DATASYNC) ? IORING_FSYNC_DATASYNC : 0);
+        break;
+    case RINGO__EV_TIMEOUT:
+        ts->tv_sec = op->deadline / RINGO_SECOND;
+        ts->tv_nsec = op->deadline % RINGO_SECOND;
+        io_uring_prep_timeout(sqe, ts, 0, IORING_TIMEOUT_ABS);
+        break;
+    default:
+        ringo__throw("ringo__ev_submit: unknown opcode %d", op->opcode);
+    }
+    io_uring_sqe_set_data(sqe, &op->op);
+    atomic_fetch_add(&w->inflight, 1);
+    if (op->deadline && op->opcode != RINGO__EV_TIMEOUT) {
+        sqe->flags |= IOSQE_IO_LINK;
+        ts->tv_sec = op->deadline / RINGO_SECOND;
+        ts->tv_nsec = op->deadline % RINGO_SECOND;
+        struct io_uring_sqe *lt = get_sqe(w);
+        io_uring_prep_link_timeout(lt, ts, IORING_TIMEOUT_ABS);
+        io_uring_sqe_set_data64(lt, UD_IGNORE);
+    }
 }
 
 struct cqe_copy {
@@ -237,6 +370,25 @@ struct cqe_copy {
 
 static void wake_failed(ringo__worker_t *target);
 
+/* What the kernel wrote for a completed op, which memcheck cannot see. */
+static void tell_valgrind(const ringo__ev_op_t *ev, int32_t res)
+{
+    switch (ev->opcode) {
+    case RINGO__EV_READ:
+    case RINGO__EV_RECV:
+        RINGO_VALGRIND_DEFINED(ev->buf, (size_t)res);
+        break;
+    case RINGO__EV_ACCEPT:
+        if (ev->addrlen) {
+            RINGO_VALGRIND_DEFINED(ev->addrlen, sizeof(*ev->addrlen));
+            RINGO_VALGRIND_DEFINED(ev->addr, *ev->addrlen);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
 static void dispatch(ringo__worker_t *w, const struct cqe_copy *c)
 {
     if ((c->user_data & UD_WAKE_FAILED) == UD_WAKE_FAILED) {
@@ -244,14 +396,14 @@ static void dispatch(ringo__worker_t *w, const struct cqe_copy *c)
         return;
     }
     switch (c->user_data) {
-    case RINGO__UD_IGNORE:
+    case UD_IGNORE:
         return;
-    case RINGO__UD_WAKE:
+    case UD_WAKE:
         /* The wake-up has landed: the next one must be sent again. */
         atomic_store(&w->wake_pending, 0);
         atomic_fetch_add_explicit(&w->stats.wakes_received, 1, memory_order_relaxed);
         return;
-    case RINGO__UD_EVENTFD: {
+    case UD_EVENTFD: {
         uint64_t v;
         atomic_store(&w->wake_pending, 0);
         RINGO_TSAN_HIDE_BEGIN();      /* a wake-up orders nothing (sanitizer.h) */
@@ -265,15 +417,21 @@ static void dispatch(ringo__worker_t *w, const struct cqe_copy *c)
     }
     default: {
         ringo__op_t *op = (ringo__op_t *)(uintptr_t)c->user_data;
+        int32_t res = c->res;
+        ringo__ev_op_t *ev = (ringo__ev_op_t *)op;
+        if (res == -ETIME && ev->opcode == RINGO__EV_TIMEOUT)
+            res = 0;            /* a timeout op that fired did what it was for */
+        if (RINGO__UNLIKELY(ringo__rt->on_valgrind) && res > 0)
+            tell_valgrind(ev, res);
         /* In this order: see the top of this file. */
-        op->complete(op, c->res, c->flags);
+        op->complete(op, res, c->flags);
         atomic_fetch_sub(&w->inflight, 1);
         return;
     }
     }
 }
 
-unsigned ringo__ring_reap(ringo__worker_t *w)
+unsigned ringo__ev_reap(ringo__worker_t *w)
 {
     unsigned total = 0;
     for (;;) {
@@ -282,14 +440,15 @@ unsigned ringo__ring_reap(ringo__worker_t *w)
         struct io_uring_cqe *cqe;
         if (!ringo__spin_trylock(&w->cq_lock))
             return total;       /* someone else is reaping it right now */
-        io_uring_for_each_cqe(&w->ring, head, cqe) {
+        struct io_uring *ring = &w->uring->ring;
+        io_uring_for_each_cqe(ring, head, cqe) {
             batch[n].user_data = cqe->user_data;
             batch[n].res = cqe->res;
             batch[n].flags = cqe->flags;
             if (++n == REAP_BATCH)
                 break;
         }
-        io_uring_cq_advance(&w->ring, n);
+        io_uring_cq_advance(ring, n);
         ringo__spin_unlock(&w->cq_lock);
         if (!n)
             return total;
@@ -302,23 +461,18 @@ unsigned ringo__ring_reap(ringo__worker_t *w)
     }
 }
 
-void ringo__ring_op_started(ringo__worker_t *w)
+static void prep_cancel(ringo__worker_t *w, ringo__op_t *op)
 {
-    atomic_fetch_add(&w->inflight, 1);
-}
-
-static void prep_cancel(ringo__worker_t *w, uint64_t user_data)
-{
-    struct io_uring_sqe *sqe = ringo__ring_sqe(w);
-    io_uring_prep_cancel64(sqe, user_data, 0);
-    io_uring_sqe_set_data64(sqe, RINGO__UD_IGNORE);
+    struct io_uring_sqe *sqe = get_sqe(w);
+    io_uring_prep_cancel(sqe, op, 0);
+    io_uring_sqe_set_data64(sqe, UD_IGNORE);
     sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 }
 
-void ringo__ring_cancel(ringo__worker_t *w, uint64_t user_data)
+void ringo__ev_cancel(ringo__worker_t *w, ringo__op_t *op)
 {
     if (w == ringo__self()) {
-        prep_cancel(w, user_data);
+        prep_cancel(w, op);
         return;
     }
     ringo__spin_lock(&w->inbox_lock);
@@ -329,7 +483,7 @@ void ringo__ring_cancel(ringo__worker_t *w, uint64_t user_data)
     }
     if (w->ninbox == w->inbox_cap) {
         size_t cap = w->inbox_cap ? w->inbox_cap * 2 : 64;
-        uint64_t *n = ringo__realloc(w->inbox, cap * sizeof(*n));
+        ringo__op_t **n = ringo__realloc(w->inbox, cap * sizeof(*n));
         if (!n) {
             ringo__spin_unlock(&w->inbox_lock);
             ringo__throw("out of memory queueing a cancel request");
@@ -337,11 +491,11 @@ void ringo__ring_cancel(ringo__worker_t *w, uint64_t user_data)
         w->inbox = n;
         w->inbox_cap = cap;
     }
-    w->inbox[w->ninbox++] = user_data;
+    w->inbox[w->ninbox++] = op;
     atomic_store(&w->inbox_nonempty, 1);
     ringo__spin_unlock(&w->inbox_lock);
     if (!atomic_exchange(&w->wake_pending, 1))
-        ringo__ring_wake(w);
+        ringo__ev_wake(w);
 }
 
 static void owner_maintenance(ringo__worker_t *w)
@@ -358,49 +512,54 @@ static void owner_maintenance(ringo__worker_t *w)
     }
 }
 
-void ringo__ring_poll(ringo__worker_t *w)
+void ringo__ev_poll(ringo__worker_t *w)
 {
+    struct ringo__uring *u = w->uring;
     owner_maintenance(w);
     /* Submit what fibers queued, and let the kernel run deferred task work
-     * when it says some is waiting (COOP_TASKRUN sets IORING_SQ_TASKRUN). */
+     * when it says some is waiting (COOP_TASKRUN sets IORING_SQ_TASKRUN)
+     * or flush completions that overflowed the CQ. */
+    unsigned kflags = IO_URING_READ_ONCE(*u->ring.sq.kflags);
     bool taskrun = (ringo__rt->ring_flags & IORING_SETUP_TASKRUN_FLAG) &&
-                   (IO_URING_READ_ONCE(*w->ring.sq.kflags) & IORING_SQ_TASKRUN);
-    if (w->sq_pending || io_uring_cq_has_overflow(&w->ring)) {
+                   (kflags & IORING_SQ_TASKRUN);
+    if (u->sq_pending) {
+        submit(w);
+    } else if (taskrun || (kflags & IORING_SQ_CQ_OVERFLOW)) {
         RINGO__STAT_INC(w, submits);
-        io_uring_submit(&w->ring);
-        w->sq_pending = 0;
-    } else if (taskrun) {
-        RINGO__STAT_INC(w, submits);
-        io_uring_get_events(&w->ring);
+        ringo__spin_lock(&w->cq_lock);
+        io_uring_get_events(&u->ring);
+        ringo__spin_unlock(&w->cq_lock);
     }
     /* Not io_uring_cq_ready(): it reads the CQ head outside cq_lock, which
      * the monitor may be advancing. The reap looks under the lock. */
-    ringo__ring_reap(w);
+    ringo__ev_reap(w);
+    /* The reap made room: completions the kernel held back come next time
+     * (IORING_SQ_CQ_OVERFLOW stays set until they are flushed). */
 }
 
-/* ringo__ring_wait for Valgrind: submit without waiting, sleep in poll(2)
+/* ringo__ev_wait for Valgrind: submit without waiting, sleep in poll(2)
  * on the ring fd (readable when CQEs are there; Valgrind lets the other
  * threads run meanwhile), then let the kernel post what it deferred. At most
  * 10 ms a nap, so a wake-up that the poll does not see is late, not lost. */
 static void ring_wait_valgrind(ringo__worker_t *w, int64_t timeout_ns)
 {
+    struct io_uring *ring = &w->uring->ring;
     int ms = 10;
     if (timeout_ns >= 0 && timeout_ns < 10 * RINGO_MILLISECOND)
         ms = (int)((timeout_ns + RINGO_MILLISECOND - 1) / RINGO_MILLISECOND);
-    RINGO__STAT_INC(w, submits);
-    w->sq_pending = 0;
+    if (w->uring->sq_pending)
+        submit(w);
     ringo__spin_lock(&w->cq_lock);
-    io_uring_submit(&w->ring);
-    if (!io_uring_cq_ready(&w->ring)) {
-        struct pollfd p = {.fd = w->ring.ring_fd, .events = POLLIN};
+    if (!io_uring_cq_ready(ring)) {
+        struct pollfd p = {.fd = ring->ring_fd, .events = POLLIN};
         (void)poll(&p, 1, ms);
     }
-    io_uring_get_events(&w->ring);
+    io_uring_get_events(ring);
     ringo__spin_unlock(&w->cq_lock);
-    ringo__ring_reap(w);
+    ringo__ev_reap(w);
 }
 
-void ringo__ring_wait(ringo__worker_t *w, int64_t timeout_ns)
+void ringo__ev_wait(ringo__worker_t *w, int64_t timeout_ns)
 {
     owner_maintenance(w);
     if (RINGO__UNLIKELY(ringo__rt->on_valgrind)) {
@@ -414,23 +573,30 @@ void ringo__ring_wait(ringo__worker_t *w, int64_t timeout_ns)
         tsp = &ts;
     }
     struct io_uring_cqe *cqe;
+    struct ringo__uring *u = w->uring;
     RINGO__STAT_INC(w, submits);
-    w->sq_pending = 0;
     /* One io_uring_enter: submits what is queued and waits. -ETIME and
-     * -EINTR are ordinary outcomes here. liburing peeks at the CQ head
-     * inside, so hold cq_lock: the monitor only ever try-locks it (and has
-     * no reason to rescue a worker that sleeps). */
+     * -EINTR are ordinary outcomes here (the caller's loop comes back);
+     * a refused submission (-EBUSY, -EAGAIN) goes the slow way, which
+     * reaps and retries. liburing peeks at the CQ head inside, so hold
+     * cq_lock: the monitor only ever try-locks it (and has no reason to
+     * rescue a worker that sleeps). The wait also flushes completions
+     * that overflowed the CQ. */
     ringo__spin_lock(&w->cq_lock);
-    (void)io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, tsp, NULL);
+    int ret = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, tsp, NULL);
     ringo__spin_unlock(&w->cq_lock);
-    ringo__ring_reap(w);
+    if (ret == -EBUSY || ret == -EAGAIN)
+        submit(w);
+    else
+        u->sq_pending = 0;
+    ringo__ev_reap(w);
 }
 
 /* The ring-less wake-up: MSG_RING without a ring, else the eventfd. */
 static void wake_ringless(ringo__runtime_t *rt, ringo__worker_t *target, int target_fd)
 {
     if (rt->send_msg_ring) {
-        if (send_msg_ring_registered(target_fd, RINGO__UD_WAKE) >= 0)
+        if (send_msg_ring_registered(target_fd, UD_WAKE) >= 0)
             return;
     }
     uint64_t one = 1;
@@ -457,7 +623,7 @@ static void wake_failed(ringo__worker_t *target)
     wake_ringless(ringo__rt, target, target_fd);
 }
 
-void ringo__ring_wake(ringo__worker_t *target)
+void ringo__ev_wake(ringo__worker_t *target)
 {
     ringo__runtime_t *rt = ringo__rt;
     int target_fd = atomic_load_explicit(&target->ring_fd, memory_order_acquire);
@@ -472,16 +638,19 @@ void ringo__ring_wake(ringo__worker_t *target)
             atomic_store(&target->wake_pending, 0);   /* awake by definition */
             return;
         }
-        struct io_uring_sqe *sqe = ringo__ring_sqe(self);
-        io_uring_prep_msg_ring(sqe, target_fd, 0, RINGO__UD_WAKE, 0);
+        struct io_uring_sqe *sqe = get_sqe(self);
+        io_uring_prep_msg_ring(sqe, target_fd, 0, UD_WAKE, 0);
         /* Success posts nothing here; a failure posts a CQE that names the
          * target, so the wake-up is not lost (wake_failed). */
         sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
         io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)target | UD_WAKE_FAILED);
         RINGO__STAT_INC(self, submits);
         RINGO__STAT_INC(self, wakes_sent);
-        io_uring_submit(&self->ring);
-        self->sq_pending = 0;
+        /* Sent now, not at the next poll; wakers may hold a lock, so no
+         * reaping here: if the kernel refuses for the moment, the SQE stays
+         * queued (sq_pending) and goes with the next submission. */
+        if (io_uring_submit(&self->uring->ring) >= 0)
+            self->uring->sq_pending = 0;
         return;
     }
     wake_ringless(rt, target, target_fd);

@@ -249,7 +249,7 @@ static void worker_setup(ringo__worker_t *w)
 
 static void worker_end(ringo__worker_t *w)
 {
-    ringo__ring_fini(w);
+    ringo__ev_fini(w);
     ringo__altstack_fini(w);
     if (w->tsan_timer_fiber)
         RINGO_TSAN_DESTROY(w->tsan_timer_fiber);
@@ -269,7 +269,7 @@ static void *worker_thread(void *arg)
         hwloc_set_cpubind(ws->topo->topo, ws->topo->pus[w->cpu], HWLOC_CPUBIND_THREAD);
     int err = ringo__altstack_init(w);
     if (!err)
-        err = ringo__ring_init(w);
+        err = ringo__ev_init(w);
     if (err)
         atomic_store(&rt->init_failed, err);
     /* Fibers run on this thread and touch its TLS (errno): under TSan
@@ -319,7 +319,7 @@ void *ringo__spare_thread(void *arg)
     bool live = true;
     int err = ringo__altstack_init(w);
     if (!err)
-        err = ringo__ring_init(w);
+        err = ringo__ev_init(w);
     if (!err) {
         RINGO_RACE_RELEASE(&ringo__workers_ready);
         worker_setup(w);
@@ -483,7 +483,7 @@ static int run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg, bo
     rt->caller_tid = gettid_now();
     atomic_store(&rt->id_source, 1);
 
-    ret = ringo__ring_probe(rt);
+    ret = ringo__ev_probe(rt);
     if (ret < 0)
         goto out;
 

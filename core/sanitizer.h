@@ -171,14 +171,20 @@ static inline void ringo__free(void *p)
 #  define ringo__free free
 #endif
 
+/* Valgrind does not know what io_uring's kernel side writes into user
+ * memory (a read's buffer, an accept's address): the ring tells memcheck
+ * with RINGO_VALGRIND_DEFINED as each completion is dispatched. */
 #if RINGO_HAVE_VALGRIND
 #  include <valgrind/valgrind.h>
+#  include <valgrind/memcheck.h>
 #  define RINGO_VALGRIND_STACK_REGISTER(lo, hi) VALGRIND_STACK_REGISTER((lo), (hi))
 #  define RINGO_VALGRIND_STACK_DEREGISTER(id) VALGRIND_STACK_DEREGISTER(id)
+#  define RINGO_VALGRIND_DEFINED(p, n) ((void)VALGRIND_MAKE_MEM_DEFINED((p), (n)))
 static inline int ringo__on_valgrind(void) { return RUNNING_ON_VALGRIND; }
 #else
 #  define RINGO_VALGRIND_STACK_REGISTER(lo, hi) 0u
 #  define RINGO_VALGRIND_STACK_DEREGISTER(id) ((void)(id))
+#  define RINGO_VALGRIND_DEFINED(p, n) ((void)(p), (void)(n))
 static inline int ringo__on_valgrind(void) { return 0; }
 #endif
 

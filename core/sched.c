@@ -312,7 +312,7 @@ static bool wake_one(ringo__runtime_t *rt)
             continue;       /* retiring: it would not take the work */
         if (atomic_load(&v->sleeping) && !atomic_load(&v->wake_pending) &&
             !atomic_exchange(&v->wake_pending, 1)) {
-            ringo__ring_wake(v);
+            ringo__ev_wake(v);
             return true;
         }
     }
@@ -336,7 +336,7 @@ void ringo__wake_all(ringo__runtime_t *rt)
     for (unsigned i = 0, n = nslots(rt); i < n; i++) {
         ringo__worker_t *v = &rt->workers[i];
         if (!atomic_exchange(&v->wake_pending, 1))
-            ringo__ring_wake(v);
+            ringo__ev_wake(v);
     }
 }
 
@@ -360,7 +360,7 @@ static void poll_local(ringo__worker_t *w)
     w->now_cached = now;
     if (atomic_load_explicit(&w->timer_next, memory_order_relaxed) <= now)
         ringo__timers_run(w, now);
-    ringo__ring_poll(w);
+    ringo__ev_poll(w);
 }
 
 static bool any_work(ringo__runtime_t *rt)
@@ -496,7 +496,7 @@ static void go_idle(ringo__runtime_t *rt, ringo__worker_t *w)
         timeout = next > now ? next - now : 0;
     }
     RINGO__STAT_INC(w, sleeps);
-    ringo__ring_wait(w, timeout);
+    ringo__ev_wait(w, timeout);
     atomic_fetch_add(&rt->idle, RINGO__WAKE_ONE - RINGO__IDLE_ONE);
     atomic_store(&w->sleeping, 0);
 }
@@ -526,7 +526,7 @@ static bool retire_step(ringo__runtime_t *rt, ringo__worker_t *w)
         int64_t now = ringo__now();
         timeout = next > now ? next - now : 0;
     }
-    ringo__ring_wait(w, timeout);
+    ringo__ev_wait(w, timeout);
     return true;
 }
 

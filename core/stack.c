@@ -75,8 +75,16 @@
 #endif
 
 #define CHUNK_BYTES (64u << 20)
+/* What Debian 12's headers lack and newer kernels have: MADV_GUARD_* (Linux
+ * 6.13) installs guard pages that cost no VMA. Probed at start-up. */
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
+#endif
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+#ifndef MADV_GUARD_REMOVE
+#define MADV_GUARD_REMOVE 103
 #endif
 #define WARM_MAX 1024
 #define TRANSFER (RINGO__STACK_CACHE / 2)

@@ -98,7 +98,7 @@ void ringo__timer_add(ringo__worker_t *w, ringo__timer_t *t)
     if (earliest && w != ringo__self()) {
         atomic_thread_fence(memory_order_seq_cst);
         if (atomic_load(&w->sleeping) && !atomic_exchange(&w->wake_pending, 1))
-            ringo__ring_wake(w);
+            ringo__ev_wake(w);
     }
 }
 

@@ -1,5 +1,5 @@
 /* core/uring_compat.h - what Debian 12's liburing 2.3 lacks and the kernel
- * has. One place, so the rest of the code reads as if liburing were current.
+ * has. Only ring.c includes it: no other file sees liburing. One place, so the rest of the code reads as if liburing were current.
  * Each definition is the kernel's UAPI value; the runtime probes whether the
  * running kernel honours it before relying on it. */
 #ifndef RINGO_URING_COMPAT_H
@@ -12,14 +12,6 @@
  * thread that owns no ring (the monitor, a plain pthread) wake a worker. */
 #ifndef IORING_REGISTER_SEND_MSG_RING
 #define IORING_REGISTER_SEND_MSG_RING 31
-#endif
-
-/* Linux 6.13: madvise() guard pages that cost no VMA. */
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL 102
-#endif
-#ifndef MADV_GUARD_REMOVE
-#define MADV_GUARD_REMOVE 103
 #endif
 
 #endif

@@ -17,8 +17,9 @@
  *             ready: with RINGO_DEFAULT return its index;
  *   enqueue   (pass 2) prepare to park, queue one waiter per channel case,
  *             unlock; arm the one timer (the shortest RINGO_TIMEOUT) and a
- *             POLL_ADD per fd case (the SQEs go out with the worker's next
- *             io_uring_enter), and park. The first case to fire wins the
+ *             one-shot POLL per fd case on the worker's event source
+ *             (core/event.h; it goes out with the worker's next poll or
+ *             wait, with whatever else it submits), and park. The first case to fire wins the
  *             select's `done` word by CAS (channel waiters in
  *             ringo__chan_dequeue, the timer and poll completions here);
  *             the losers back off;
@@ -60,7 +61,7 @@
 enum { POLL_ARMED, POLL_FIRING, POLL_DONE, POLL_ORPHANED };
 
 struct select_poll {
-    ringo__op_t op;
+    ringo__ev_op_t ev;          /* a one-shot POLL on the select's worker */
     _Atomic int state;
     ringo__select_t *sel;       /* valid while state is ARMED or FIRING */
     int case_index;
@@ -517,15 +518,17 @@ static void sel_arm_polls(struct sel *st)
         if (!is_fd_case(cs))
             continue;
         struct select_poll *p = st->w[i].op;
-        p->op.complete = poll_complete;
+        p->ev = (ringo__ev_op_t){
+            .op.complete = poll_complete,
+            .opcode = RINGO__EV_POLL,
+            .fd = cs->fd,
+            .flags = cs->kind == RINGO_CASE_READABLE ? POLLIN : POLLOUT,
+        };
         atomic_store_explicit(&p->state, POLL_ARMED, memory_order_relaxed);
         p->sel = &st->shared;
         p->case_index = (int)i;
         p->owner = w;
-        struct io_uring_sqe *sqe = ringo__ring_sqe(w);
-        io_uring_prep_poll_add(sqe, cs->fd, cs->kind == RINGO_CASE_READABLE ? POLLIN : POLLOUT);
-        io_uring_sqe_set_data(sqe, p);
-        ringo__ring_op_started(w);
+        ringo__ev_submit(w, &p->ev);
     }
 }
 
@@ -547,8 +550,8 @@ static int sel_unqueue(struct sel *st, ringo__timer_t *timer)
         int expect = POLL_ARMED;
         if (atomic_compare_exchange_strong(&p->state, &expect, POLL_ORPHANED)) {
             if (!atomic_load(&ringo__rt->stopping))
-                ringo__ring_cancel(owner, (uint64_t)(uintptr_t)p);  /* p frees itself */
-            else if (atomic_load(&owner->ring_fd) < 0)
+                ringo__ev_cancel(owner, &p->ev.op);     /* p frees itself */
+            else if (ringo__ev_gone(owner))
                 ringo__free(p);     /* the owner's ring is gone: no CQE will come */
             /* else the owner's shutdown cancels and reaps every operation
              * on its ring, and the CQE frees p. */

@@ -517,7 +517,7 @@ static void *timer_arming_thread(void *arg)
                 atomic_store(&timer_stuck, 1);
                 ringo__worker_t *w0 = &ringo__rt->workers[0];
                 atomic_store(&w0->wake_pending, 1);
-                ringo__ring_wake(w0);
+                ringo__ev_wake(w0);
             }
         }
         if (atomic_load(&timer_stuck))
@@ -572,7 +572,7 @@ static void failed_wake_main(void *arg)
     fake_target.wake_efd = -1;
     atomic_store(&fake_target.ring_fd, p[0]);
     atomic_store(&fake_target.wake_pending, 1);
-    ringo__ring_wake(&fake_target);          /* from a fiber: MSG_RING */
+    ringo__ev_wake(&fake_target);          /* from a fiber: MSG_RING */
     int64_t deadline = ringo_now() + 2 * RINGO_SECOND * time_slack();
     while (atomic_load(&fake_target.wake_pending) && ringo_now() < deadline)
         ringo_sleep(RINGO_MILLISECOND);       /* the worker reaps the failure meanwhile */
@@ -594,10 +594,11 @@ static void test_failed_msg_ring_clears_wake_pending(void **state)
 static void cancel_ringless_main(void *arg)
 {
     (void)arg;
+    static ringo__op_t dummy_op;
     memset(&fake_target, 0, sizeof(fake_target));
     fake_target.wake_efd = -1;
     atomic_store(&fake_target.ring_fd, -1);
-    ringo__ring_cancel(&fake_target, 12345);
+    ringo__ev_cancel(&fake_target, &dummy_op);
     CHECK(fake_target.inbox == NULL && fake_target.ninbox == 0);
     CHECK(atomic_load(&fake_target.inbox_nonempty) == 0);
     CHECK(atomic_load(&fake_target.wake_pending) == 0);
