@@ -114,6 +114,13 @@ void ringo__ev_submit(ringo__worker_t *w, ringo__ev_op_t *op);
 /* Asks w's event source to cancel op (submitted on w). Any thread. If the
  * op already completed, or completes meanwhile, nothing happens. */
 void ringo__ev_cancel(ringo__worker_t *w, ringo__op_t *op);
+/* The submitter is done with op: its completion has run and nobody will
+ * ask for its cancel any more. Drops the cancel requests for op that w has
+ * not acted on yet, so that the record's address may name a new op on w
+ * at once (a request from another thread waits in w's inbox until w's next
+ * poll, and would otherwise cancel whatever op then has that address). Any
+ * thread; cheap when w's inbox is empty. */
+void ringo__ev_forget(ringo__worker_t *w, ringo__op_t *op);
 
 /* Owner only: submits what is queued and dispatches what completed;
  * ringo__ev_wait also sleeps until something arrives or timeout_ns passes
@@ -125,6 +132,10 @@ void ringo__ev_wait(ringo__worker_t *w, int64_t timeout_ns);
 unsigned ringo__ev_reap(ringo__worker_t *w);
 /* Wakes w out of ringo__ev_wait. Any thread. */
 void ringo__ev_wake(ringo__worker_t *w);
+/* True in a child made by fork() while a runtime ran: the rings belong to
+ * the parent, so in the child every op completes at once with -ECHILD and
+ * nothing touches them. */
+bool ringo__ev_forked(void);
 /* True once w's event source is gone (its worker stopped): nothing on it
  * will complete any more. Any thread. */
 bool ringo__ev_gone(ringo__worker_t *w);

@@ -27,6 +27,9 @@
  *   w->cq_lock      >  nothing      (reaping one worker's CQ: owner or monitor)
  *   w->inbox_lock   >  nothing      (cancel requests for w's ring)
  *   rt->gate_lock   >  nothing      (start gate; then main's end, runtime.c)
+ *   io/: an fd entry's lock > nothing (fdtab.c); the blocking pool's lock
+ *          > rt->global_lock (a call's end readies its fiber under it:
+ *          blocking.c)
  * Timers and completions are fired, and waiters woken, after their lock is
  * dropped.
  *
@@ -532,6 +535,13 @@ extern void (*_Atomic ringo__periodic_hook)(void);
  * and before the stacks are freed, so that sync objects outliving the run
  * drop the waiters of fibers that were still blocked on them. */
 extern void (*_Atomic ringo__abandon_hook)(void);
+/* Set by io/ (blocking.c): ringo_run calls it after ringo__abandon_hook
+ * and before the stacks are freed; the blocking pool's threads end there. */
+extern void (*_Atomic ringo__run_end_hook)(void);
+/* Set by io/ (blocking.c): true if thread tid is a blocking-pool thread
+ * that can wake no fiber now (no call in the pool); ringo__foreign_threads
+ * does not count it. */
+extern bool (*_Atomic ringo__idle_thread_hook)(int tid);
 
 /* ---- panics and dumps (panic.c) -------------------------------------------- */
 _Noreturn void ringo__throw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -66,6 +66,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "uring_compat.h"
@@ -138,8 +139,33 @@ static int send_msg_ring_registered(int target_fd, uint64_t user_data)
     return ret < 0 ? -errno : ret;
 }
 
+/* fork(). The rings' memory is shared with the child (MAP_SHARED), so a
+ * child that touched them would submit into, and reap from, its parent's
+ * rings. A child of a process whose runtime runs sets this flag (an atfork
+ * handler) and its event source then does nothing: every op completes at
+ * once with -ECHILD, polls find nothing, waits only sleep. */
+static _Atomic bool forked_child;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void mark_forked_child(void)
+{
+    if (ringo__rt)
+        atomic_store_explicit(&forked_child, true, memory_order_relaxed);
+}
+
+static void install_atfork(void)
+{
+    pthread_atfork(NULL, NULL, mark_forked_child);
+}
+
+bool ringo__ev_forked(void)
+{
+    return atomic_load_explicit(&forked_child, memory_order_relaxed);
+}
+
 int ringo__ev_probe(ringo__runtime_t *rt)
 {
+    pthread_once(&atfork_once, install_atfork);
     unsigned flags = 0;
     for (size_t i = 0; i < sizeof(wanted_flags) / sizeof(wanted_flags[0]); i++)
         flags |= wanted_flags[i];
@@ -302,6 +328,10 @@ static unsigned xfer_len(size_t len)
 void ringo__ev_submit(ringo__worker_t *w, ringo__ev_op_t *op)
 {
     struct ringo__uring *u = w->uring;
+    if (RINGO__UNLIKELY(ringo__ev_forked())) {
+        op->op.complete(&op->op, -ECHILD, 0);
+        return;
+    }
     /* The op and its linked timeout go to the kernel together. */
     if (op->deadline && io_uring_sq_space_left(&u->ring) < 2)
         submit(w);
@@ -471,6 +501,8 @@ static void prep_cancel(ringo__worker_t *w, ringo__op_t *op)
 
 void ringo__ev_cancel(ringo__worker_t *w, ringo__op_t *op)
 {
+    if (RINGO__UNLIKELY(ringo__ev_forked()))
+        return;
     if (w == ringo__self()) {
         prep_cancel(w, op);
         return;
@@ -498,6 +530,21 @@ void ringo__ev_cancel(ringo__worker_t *w, ringo__op_t *op)
         ringo__ev_wake(w);
 }
 
+void ringo__ev_forget(ringo__worker_t *w, ringo__op_t *op)
+{
+    if (!atomic_load_explicit(&w->inbox_nonempty, memory_order_acquire))
+        return;
+    ringo__spin_lock(&w->inbox_lock);
+    size_t k = 0;
+    for (size_t i = 0; i < w->ninbox; i++)
+        if (w->inbox[i] != op)
+            w->inbox[k++] = w->inbox[i];
+    w->ninbox = k;
+    if (!k)
+        atomic_store(&w->inbox_nonempty, 0);
+    ringo__spin_unlock(&w->inbox_lock);
+}
+
 static void owner_maintenance(ringo__worker_t *w)
 {
     if (w->wake_efd >= 0 && atomic_exchange(&w->efd_rearm, 0))
@@ -515,6 +562,8 @@ static void owner_maintenance(ringo__worker_t *w)
 void ringo__ev_poll(ringo__worker_t *w)
 {
     struct ringo__uring *u = w->uring;
+    if (RINGO__UNLIKELY(ringo__ev_forked()))
+        return;
     owner_maintenance(w);
     /* Submit what fibers queued, and let the kernel run deferred task work
      * when it says some is waiting (COOP_TASKRUN sets IORING_SQ_TASKRUN)
@@ -561,6 +610,13 @@ static void ring_wait_valgrind(ringo__worker_t *w, int64_t timeout_ns)
 
 void ringo__ev_wait(ringo__worker_t *w, int64_t timeout_ns)
 {
+    if (RINGO__UNLIKELY(ringo__ev_forked())) {
+        int64_t ns = timeout_ns < 0 || timeout_ns > 10 * RINGO_MILLISECOND
+                     ? 10 * RINGO_MILLISECOND : timeout_ns;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = ns};
+        (void)clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+        return;
+    }
     owner_maintenance(w);
     if (RINGO__UNLIKELY(ringo__rt->on_valgrind)) {
         ring_wait_valgrind(w, timeout_ns);
@@ -626,6 +682,10 @@ static void wake_failed(ringo__worker_t *target)
 void ringo__ev_wake(ringo__worker_t *target)
 {
     ringo__runtime_t *rt = ringo__rt;
+    if (RINGO__UNLIKELY(ringo__ev_forked())) {
+        atomic_store(&target->wake_pending, 0);
+        return;
+    }
     int target_fd = atomic_load_explicit(&target->ring_fd, memory_order_acquire);
     if (target_fd < 0) {
         /* No ring (shutting down, or a spare slot whose thread is starting). */

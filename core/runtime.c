@@ -32,8 +32,10 @@
  * known exactly by id: the caller of ringo_run (blocked in it), each
  * worker and spare (w->tid), the monitor. Everything else in
  * /proc/self/task counts as foreign, except the kernel's io_uring worker
- * threads (they run no user code) and, under ThreadSanitizer, its
- * background threads (told apart by their signal mask; see below).
+ * threads (they run no user code), io/'s blocking-pool threads while no
+ * call is in the pool (ringo__idle_thread_hook) and, under
+ * ThreadSanitizer, its background threads (told apart by their signal
+ * mask; see below).
  *
  * Only one runtime runs at a time (ringo__rt); `running` guards that.
  */
@@ -59,6 +61,8 @@
 ringo__runtime_t *ringo__rt;
 static _Atomic int running;
 void (*_Atomic ringo__abandon_hook)(void);
+void (*_Atomic ringo__run_end_hook)(void);
+bool (*_Atomic ringo__idle_thread_hook)(int tid);
 
 const char *ringo_version(void)
 {
@@ -148,10 +152,13 @@ bool ringo__foreign_threads(ringo__runtime_t *rt)
         return true;                            /* cannot tell: assume one */
     bool found = false;
     struct dirent *e;
+    bool (*idle_thread)(int) = atomic_load(&ringo__idle_thread_hook);
     while (!found && (e = readdir(d))) {
         if (e->d_name[0] < '0' || e->d_name[0] > '9')
             continue;
         if (own_thread(rt, atoi(e->d_name)) || harmless_thread(e->d_name))
+            continue;
+        if (idle_thread && idle_thread(atoi(e->d_name)))
             continue;
 #ifdef RINGO_TSAN
         if (tsan_background_thread(e->d_name))
@@ -596,6 +603,9 @@ static int run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg, bo
     void (*abandon)(void) = atomic_load(&ringo__abandon_hook);
     if (abandon)
         abandon();
+    void (*run_end)(void) = atomic_load(&ringo__run_end_hook);
+    if (run_end)
+        run_end();
     /* What the fibers that ended did, the caller of ringo_run sees. */
     RINGO_RACE_ACQUIRE(&ringo__fibers_ended);
     ringo__signals_restore();
