@@ -10,12 +10,13 @@
  * dial_local()      a connection to it; accept_one() its other end.
  * count_fds()       entries in /proc/self/fd (not counting the directory's own).
  * max_fd()          the highest open descriptor.
+ * dump_fds()        lists the open descriptors and what they are, on stderr.
  * pattern_fill(), pattern_check()
  *                   a byte stream in which every byte depends on its position
  *                   and a seed, so a byte lost, doubled or misplaced is seen.
  * read_full()       ringo_read until len bytes, end of file or an error.
- * echo_handler()    a fiber that echoes a connection until end of file, then
- *                   closes it (its argument: the fd, by ringo_go_copy).
+ * go_echo()         starts a fiber that echoes a connection until end of file,
+ *                   then closes it and marks wg done.
  * in_child()        runs fn in a forked child and asserts it exited 0.
  * All of it runs in a fiber unless said otherwise; failures go through CHECK.
  */
@@ -114,6 +115,26 @@ static inline long count_fds(void)
     return n - 1;
 }
 
+static inline void dump_fds(const char *when)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return;
+    fprintf(stderr, "open descriptors %s:", when);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d))
+            continue;
+        char path[300], target[256];
+        snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+        ssize_t n = readlink(path, target, sizeof(target) - 1);
+        target[n > 0 ? n : 0] = '\0';
+        fprintf(stderr, " %s=%s", e->d_name, target);
+    }
+    fprintf(stderr, "\n");
+    closedir(d);
+}
+
 static inline int max_fd(void)
 {
     DIR *d = opendir("/proc/self/fd");
@@ -175,28 +196,45 @@ static inline ssize_t read_full(ringo_ctx_t *ctx, int fd, void *buf, size_t len)
     return (ssize_t)got;
 }
 
-/* Echoes everything read on the fd passed by ringo_go_copy until end of
- * file, then closes it. Any error fails the test. */
+struct echo_arg {
+    int fd;
+    ringo_waitgroup_t *wg;
+};
+
+/* Echoes everything read on a->fd until end of file, then closes it. Any
+ * error fails the test. */
 static inline void echo_handler(void *arg)
 {
-    int fd = *(int *)arg;
+    struct echo_arg a = *(struct echo_arg *)arg;
     char buf[4096];
     for (;;) {
-        ssize_t r = ringo_read(NULL, fd, buf, sizeof(buf));
+        ssize_t r = ringo_read(NULL, a.fd, buf, sizeof(buf));
         if (r <= 0) {
             if (r < 0)
                 fprintf(stderr, "echo_handler: read: %s\n", strerror((int)-r));
             CHECK(r == 0);
             break;
         }
-        ssize_t w = ringo_write(NULL, fd, buf, (size_t)r);
+        ssize_t w = ringo_write(NULL, a.fd, buf, (size_t)r);
         if (w != r)
             fprintf(stderr, "echo_handler: write: %zd of %zd\n", w, r);
         CHECK(w == r);
         if (w != r)
             break;
     }
-    CHECK(ringo_close(fd) == 0);
+    CHECK(ringo_close(a.fd) == 0);
+    ringo_waitgroup_done(a.wg);
+}
+
+/* Echoes fd in a new fiber; wg counts it until it has closed fd. */
+static inline void go_echo(int fd, ringo_waitgroup_t *wg)
+{
+    struct echo_arg a = {fd, wg};
+    ringo_waitgroup_add(wg, 1);
+    int rc = ringo_go_copy(echo_handler, &a, sizeof(a));
+    CHECK(rc == 0);
+    if (rc != 0)
+        ringo_waitgroup_done(wg);
 }
 
 /* Runs fn in a forked child with its output captured; the child must exit

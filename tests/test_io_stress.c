@@ -116,8 +116,10 @@ static void churn_main(void *arg)
     int64_t t0 = ringo_now();
     churn(lfd, port, n);
     long after = count_fds();
-    if (after != before)
+    if (after != before) {
         fprintf(stderr, "descriptors: %ld before %ld connections, %ld after\n", before, n, after);
+        dump_fds("after");
+    }
     CHECK(after == before);
     fprintf(stderr, "%ld connections in %.2f s\n", n, (double)(ringo_now() - t0) / 1e9);
     CHECK(ringo_close(lfd) == 0);
@@ -307,7 +309,8 @@ static void after_main(void *arg)
     if (lfd < 0)
         return;
     int c = dial_local(port), s = accept_one(lfd);
-    CHECK(ringo_go_copy(echo_handler, &s, sizeof(s)) == 0);
+    ringo_waitgroup_t echoer = {0};
+    go_echo(s, &echoer);
     uint8_t out[1000], in[1000];
     for (int round = 0; round < 10; round++) {
         pattern_fill(out, sizeof(out), 99, (uint64_t)round * sizeof(out));
@@ -316,6 +319,7 @@ static void after_main(void *arg)
         CHECK(memcmp(in, out, sizeof(in)) == 0);
     }
     CHECK(ringo_close(c) == 0);
+    ringo_waitgroup_wait(&echoer);
     CHECK(ringo_close(lfd) == 0);
 }
 
@@ -340,11 +344,15 @@ static void test_shutdown_with_reads_in_flight_returns_promptly(void **state)
             assert_int_equal(close(s.fds[i]), 0);
     assert_int_equal(close(s.lfd), 0);
     /* Nothing else stays open: the rings and whatever the io layer made. */
+    if (count_fds() != before)
+        dump_fds("after");
     assert_int_equal(count_fds(), before);
     ringo_chan_unref(s.who);
     free(s.fds);
 
     run_checked(2, after_main, NULL);
+    if (count_fds() != before)
+        dump_fds("after a second run");
     assert_int_equal(count_fds(), before);
 }
 
@@ -441,7 +449,8 @@ static void blk_main(void *arg)
     int lfd = listen_local(&port);
     if (lfd >= 0) {
         int c = dial_local(port), s = accept_one(lfd);
-        CHECK(ringo_go_copy(echo_handler, &s, sizeof(s)) == 0);
+        ringo_waitgroup_t echoer = {0};
+        go_echo(s, &echoer);
         for (int round = 0; round < 100; round++) {
             uint8_t out[256], in[256];
             pattern_fill(out, sizeof(out), 5, (uint64_t)round * sizeof(out));
@@ -450,6 +459,7 @@ static void blk_main(void *arg)
             CHECK(memcmp(in, out, sizeof(in)) == 0);
         }
         CHECK(ringo_close(c) == 0);
+        ringo_waitgroup_wait(&echoer);
         CHECK(ringo_close(lfd) == 0);
     }
     CHECK(atomic_load(&k->right) == 0);     /* none got past the gate */
