@@ -306,7 +306,7 @@ static void fork_main(void *arg)
         struct fork_client fc = {&k, 1000 + (uint64_t)i};
         CHECK(ringo_go_copy(fork_client, &fc, sizeof(fc)) == 0);
     }
-    long forks = scaled(20, 3);
+    long forks = scaled(20, 3) < 3 ? 3 : scaled(20, 3);
     for (long f = 0; f < forks; f++) {
         /* Echoes are under way: wait for some to complete, so that others
          * are surely in flight when the process forks. */
