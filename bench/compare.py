@@ -16,6 +16,10 @@ The Markdown report (machine record + table) goes to stdout and, with --out,
 to a file. Progress and failures go to stderr. The exit status is non-zero if
 any program failed, timed out or printed an unexpected result line.
 
+The server benchmarks (bench/servers.py: the example servers against
+their Go twins under a shared load generator) run after these, unless --only
+leaves them out, and add a "Servers" section to the report.
+
 Standard library only: CI has nothing but Debian's python3.
 """
 
@@ -27,6 +31,8 @@ import re
 import statistics
 import subprocess
 import sys
+
+import servers
 
 # name, workers (RINGO_WORKERS = GOMAXPROCS), lower is better, what "better"
 # means for the winner column.
@@ -186,7 +192,7 @@ def machine_record(args):
         f"- ringo commit: {ringo_commit()}",
         f"- Build type: {args.build_type}",
         f"- Runs per side: {args.runs} (after one warm-up each), "
-        "interleaved; median and [min–max] shown; lower is better",
+        "interleaved; median and [min–max] shown",
     ]
     if os.environ.get("BENCH_N"):
         lines.append(f"- BENCH_N={os.environ['BENCH_N']} "
@@ -208,17 +214,26 @@ def main():
     ap.add_argument("--out", help="also write the Markdown report here")
     ap.add_argument("--build-type", default="release",
                     help="recorded in the report (default release)")
+    ap.add_argument("--servers-dir",
+                    help="folder with ringo's example servers "
+                         "(default: RINGO_DIR/../examples)")
+    ap.add_argument("--server-seconds", type=int,
+                    help="length of each server load (default 5; 1 with BENCH_N)")
+    ap.add_argument("--idle-conns", type=int,
+                    help="connections of the idle benchmarks "
+                         "(default 10000; 500 with BENCH_N)")
     args = ap.parse_args()
     if args.runs < 1:
         ap.error("--runs must be at least 1")
 
-    known = [b[0] for b in BENCHMARKS]
+    known = [b[0] for b in BENCHMARKS] + servers.NAMES
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = [s for s in only if s not in known]
     if unknown:
         ap.error(f"unknown benchmark(s) {', '.join(unknown)}; "
                  f"known: {', '.join(known)}")
     selected = [b for b in BENCHMARKS if not only or b[0] in only]
+    selected_servers = [n for n in servers.NAMES if not only or n in only]
 
     rows, failed = [], False
     for name, workers, lower_better, word in selected:
@@ -240,14 +255,30 @@ def main():
                     f"{unit} | "
                     f"{verdict(statistics.median(ringo), statistics.median(go), lower_better, word)} |")
 
-    report = machine_record(args) + [
-        "",
-        "## Results",
-        "",
-        "| Benchmark | Workers | ringo median | ringo [min–max] "
-        "| Go median | Go [min–max] | Unit | Result |",
-        "|---|---:|---:|---:|---:|---:|---|---|",
-    ] + rows
+    report = machine_record(args)
+    if selected:
+        report += [
+            "",
+            "## Results",
+            "",
+            "Lower is better.",
+            "",
+            "| Benchmark | Workers | ringo median | ringo [min–max] "
+            "| Go median | Go [min–max] | Unit | Result |",
+            "|---|---:|---:|---:|---:|---:|---|---|",
+        ] + rows
+    if selected_servers:
+        settings = servers.Settings(
+            seconds=args.server_seconds or (1 if os.environ.get("BENCH_N") else 5),
+            idle_conns=args.idle_conns or (500 if os.environ.get("BENCH_N") else 10000),
+            workers=2)
+        servers_dir = args.servers_dir or os.path.join(
+            os.path.dirname(os.path.abspath(args.ringo_dir)), "examples")
+        lines, server_failed = servers.run_all(
+            selected_servers, args.runs, settings, servers_dir, args.go_dir,
+            fmt, verdict)
+        report += [""] + lines
+        failed = failed or server_failed
     text = "\n".join(report) + "\n"
     sys.stdout.write(text)
     if args.out:

@@ -61,8 +61,9 @@ enum {
  * of a running runtime, a fiber gets -ECHILD. */
 ssize_t ringo__io_wait(ringo_ctx_t *ctx, ringo__io_op_t *op);
 /* Waits d nanoseconds under ctx: 0, or ctx's error (-ECANCELED,
- * -ETIMEDOUT). For accept's back-off. */
-int ringo__io_pause(ringo_ctx_t *ctx, int64_t d);
+ * -ETIMEDOUT). For accept's back-off: registered on fd (if >= 0), so a
+ * ringo_close of fd ends it with -EBADF. */
+int ringo__io_pause(ringo_ctx_t *ctx, int fd, int64_t d);
 /* True in a child made by fork() while a runtime ran: the rings, and the
  * registry's locks, are the parent's. */
 static inline bool ringo__io_forked(void)

@@ -337,7 +337,7 @@ int ringo_accept(ringo_ctx_t *ctx, int lfd, struct sockaddr_storage *peer)
         if (!atomic_exchange(&warned, true))
             fprintf(stderr, "ringo: ringo_accept: %s; retrying after a pause (5ms, doubling "
                             "to 1s) until descriptors free up\n", strerror((int)-r));
-        int err = ringo__io_pause(ctx, pause);
+        int err = ringo__io_pause(ctx, lfd, pause);
         if (err < 0)
             return err;
         pause = pause * 2 > ACCEPT_PAUSE_MAX ? ACCEPT_PAUSE_MAX : pause * 2;

@@ -3,7 +3,9 @@
  * In a fiber, an operation goes through the calling worker's event source
  * (core/event.h):
  *   1. its fd's registry entry takes it (fdtab.c), unless a ringo_close of
- *      that fd is under way (-EBADF);
+ *      that fd is under way (-EBADF). An fd the table cannot hold (beyond
+ *      2^30, or no memory for its chunk) goes unregistered: its calls
+ *      work, but ringo_close cannot cancel them;
  *   2. the fiber prepares to park, publishes an abandon hook on itself
  *      (sync/waitq.h) and submits the op on its worker;
  *   3. if ctx can be cancelled, an internal watcher (sync/ctx_watch.h) will
@@ -83,10 +85,12 @@ static const char *const wait_reasons[RINGO__EV_OPCODES] = {
     [RINGO__EV_TIMEOUT] = "io pause",
 };
 
+/* Whether op is registered on its fd's entry: every op on an fd, and a
+ * pause given one (accept's back-off on its listener, so that closing the
+ * listener ends the pause too). */
 static bool has_fd(const ringo__ev_op_t *ev)
 {
-    return ev->opcode != RINGO__EV_OPEN && ev->opcode != RINGO__EV_TIMEOUT &&
-           ev->opcode != RINGO__EV_NOP;
+    return ev->opcode != RINGO__EV_OPEN && ev->opcode != RINGO__EV_NOP && ev->fd >= 0;
 }
 
 /* The readiness an op that got -EAGAIN waits for, or 0 if it returns
@@ -328,7 +332,7 @@ ssize_t ringo__io_wait(ringo_ctx_t *ctx, ringo__io_op_t *op)
     }
 }
 
-int ringo__io_pause(ringo_ctx_t *ctx, int64_t d)
+int ringo__io_pause(ringo_ctx_t *ctx, int fd, int64_t d)
 {
     int64_t now = ringo__now(), when = d > INT64_MAX - now ? INT64_MAX : now + d, cd = 0;
     bool has_deadline = ctx && ringo_ctx_deadline(ctx, &cd);
@@ -336,7 +340,7 @@ int ringo__io_pause(ringo_ctx_t *ctx, int64_t d)
         when = cd;
     ringo__io_op_t op;
     op.ev.opcode = RINGO__EV_TIMEOUT;
-    op.ev.fd = -1;
+    op.ev.fd = fd;
     op.ev.deadline = when;
     ssize_t r = ringo__io_wait(ctx, &op);
     if (r < 0)

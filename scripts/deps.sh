@@ -10,6 +10,8 @@ pkgs=(
   valgrind                        # the memcheck pass (and valgrind.h)
   golang-go                       # the Go twins of the benchmarks
   time                            # /usr/bin/time for peak RSS
+  node-llhttp                     # llhttp's C sources, for examples/http_server
+  wrk hey                         # HTTP load generators of the server benchmarks
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -16,9 +16,11 @@
  * ringo_poll; a non-blocking fd waited out; ringo_blocking runs many calls
  * at once off the workers while they keep running fibers, queues beyond
  * RINGO_BLOCKING_THREADS, runs inline on plain threads, and idle pool
- * threads do not hide a deadlock; the calls from plain threads; dial by
- * name ("localhost"); accept backs off at the fd limit and ctx ends the
- * wait; a fork child of a running runtime gets -ECHILD.
+ * threads do not hide a deadlock; a run that ends with fibers blocked in a
+ * read under a context and in the pool (running and queued) leaves no link
+ * into their stacks and waits for the pool; the calls from plain threads; dial by
+ * name ("localhost"); accept backs off at the fd limit, and ctx or closing
+ * the listener ends the wait; a fork child of a running runtime gets -ECHILD.
  */
 #include "common.h"
 
@@ -296,7 +298,7 @@ static void test_ctx_ended_before_call(void **state)
 
 struct poker {
     int fd;
-    ringo_chan_t *ch, *who;
+    ringo_chan_t *ch, *who, *done;
     int what;                   /* 0: write to fd; 1: send on ch */
 };
 
@@ -310,6 +312,7 @@ static void poker(void *arg)
         int v = 7;
         ringo_chan_send(p->ch, &v);
     }
+    signal_done(p->done);
 }
 
 static void select_main(void *arg)
@@ -319,6 +322,7 @@ static void select_main(void *arg)
     tcp_pair(&a, &b);
     ringo_chan_t *ch = ringo_chan_make(sizeof(int), 0);
     ringo_chan_t *who = ringo_chan_make(sizeof(ringo__fiber_t *), 1);
+    ringo_chan_t *done = ringo_chan_make(sizeof(int), 1);
     for (int round = 0; round < 3; round++) {
         int v = 0;
         ringo_case_t cases[] = {
@@ -326,9 +330,9 @@ static void select_main(void *arg)
             RINGO_RECV(ch, &v),
             RINGO_TIMEOUT(round == 2 ? 20 * RINGO_MILLISECOND : 60 * RINGO_SECOND),
         };
-        struct poker p = {.fd = b, .ch = ch, .who = who, .what = round};
+        struct poker p = {.fd = b, .ch = ch, .who = who, .done = done, .what = round};
         if (round < 2) {
-            assert_int_equal(ringo_go(poker, &p), 0);
+            assert_int_equal(ringo_go_copy(poker, &p, sizeof(p)), 0);
             report_self(who);   /* the poker acts once this select has parked */
         }
         int r = ringo_select(cases, NELEM(cases));
@@ -340,7 +344,10 @@ static void select_main(void *arg)
         } else if (round == 1) {
             assert_int_equal(v, 7);
         }
+        if (round < 2)
+            await_done(done, 1);
     }
+    ringo_chan_unref(done);
     ringo_chan_unref(ch);
     ringo_chan_unref(who);
     ringo_close(a);
@@ -1031,6 +1038,78 @@ static void test_idle_pool_thread_hides_no_deadlock(void **state)
     death_test(idle_pool_deadlock_child, "all fibers are asleep - deadlock!");
 }
 
+/* ---- the run's end ------------------------------------------------------------------------- */
+
+static struct {
+    ringo_ctx_t *ctx;           /* outlives the run */
+    int fds[2];
+    ringo_chan_t *who;
+    _Atomic bool main_done;
+    struct pool_call calls[2];
+} ab;
+
+static void abandoned_reader(void *arg)
+{
+    (void)arg;
+    char c;
+    report_self(ab.who);
+    ringo_read(ab.ctx, ab.fds[0], &c, 1);
+}
+
+static void abandoned_blocker(void *arg)
+{
+    ringo_blocking(gated_fn, arg);
+}
+
+/* Opens the gate once main has gone: the pool's fn returns while or after
+ * the run ends, and ringo_run waits for it either way. */
+static void *late_opener(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&ab.main_done))
+        sched_yield();
+    gate_open();
+    return NULL;
+}
+
+static void abandon_main(void *arg)
+{
+    (void)arg;
+    gate_reset();
+    ab.ctx = ringo_with_cancel(NULL);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ab.fds), 0);
+    ab.who = ringo_chan_make(sizeof(ringo__fiber_t *), 1);
+    assert_int_equal(ringo_go(abandoned_reader, NULL), 0);
+    wait_parked(await_report(ab.who));
+    /* One pool thread: the first call runs, the second waits its turn. */
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(ringo_go(abandoned_blocker, &ab.calls[i]), 0);
+    while (gate_entered() < 1)
+        ringo_yield();
+    ringo_chan_unref(ab.who);
+    atomic_store(&ab.main_done, true);
+}
+
+static void test_run_end_abandons_io(void **state)
+{
+    (void)state;
+    pthread_t opener;
+    assert_int_equal(pthread_create(&opener, NULL, late_opener, NULL), 0);
+    setenv("RINGO_BLOCKING_THREADS", "1", 1);
+    run_checked(2, abandon_main, NULL);
+    unsetenv("RINGO_BLOCKING_THREADS");
+    assert_int_equal(pthread_join(opener, NULL), 0);
+    /* What the abandoned calls left behind holds no link into their freed
+     * stacks: cancelling the context runs no watcher of theirs, closing
+     * the fd finds no op of theirs (ASan and Valgrind would see either). */
+    ringo_cancel(ab.ctx);
+    ringo_ctx_unref(ab.ctx);
+    assert_int_equal(ringo_close(ab.fds[0]), 0);
+    assert_int_equal(ringo_close(ab.fds[1]), 0);
+    /* And the next run starts afresh, pool included. */
+    run_checked(2, pool_main, (void *)(intptr_t)POOL_CALLS);
+}
+
 /* ---- plain threads, names, fd exhaustion, fork ----------------------------------------------------------- */
 
 struct plain_server {
@@ -1139,15 +1218,33 @@ static void test_dial_by_name(void **state)
     run_checked(2, dial_name_main, NULL);
 }
 
+struct backing_off {
+    int lfd;
+    ringo_chan_t *who, *done;
+    _Atomic int res;
+};
+
+static void backing_off_acceptor(void *arg)
+{
+    struct backing_off *b = arg;
+    report_self(b->who);
+    atomic_store(&b->res, ringo_accept(NULL, b->lfd, NULL));
+    signal_done(b->done);
+}
+
 static void fd_limit_main(void *arg)
 {
     (void)arg;
-    int port;
-    int l = listen_local(&port);
-    char addr[64];
+    int port, port2;
+    int l = listen_local(&port), l2 = listen_local(&port2);
+    char addr[64], addr2[64];
     addr_of(addr, sizeof(addr), port);
-    int c = ringo_dial(NULL, "tcp", addr);
-    assert_true(c >= 0);
+    addr_of(addr2, sizeof(addr2), port2);
+    int c = ringo_dial(NULL, "tcp", addr), c2 = ringo_dial(NULL, "tcp", addr2);
+    assert_true(c >= 0 && c2 >= 0);
+    struct backing_off bo = {.lfd = l2};
+    bo.who = ringo_chan_make(sizeof(ringo__fiber_t *), 1);
+    bo.done = ringo_chan_make(sizeof(int), 1);
     /* Use up every descriptor left, then try to accept. */
     struct rlimit old, low;
     assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
@@ -1164,6 +1261,12 @@ static void fd_limit_main(void *arg)
     assert_int_equal(ringo_accept(ctx, l, NULL), -ETIMEDOUT);
     ringo_cancel(ctx);
     ringo_ctx_unref(ctx);
+    /* Closing a listener ends an accept that is pausing on it. */
+    assert_int_equal(ringo_go(backing_off_acceptor, &bo), 0);
+    wait_parked(await_report(bo.who));
+    assert_int_equal(ringo_close(l2), 0);
+    await_done(bo.done, 1);
+    assert_int_equal(atomic_load(&bo.res), -EBADF);
     /* A descriptor frees up: the pending connection is accepted. */
     close(fill[--nfill]);
     int a = ringo_accept(NULL, l, NULL);
@@ -1175,12 +1278,20 @@ static void fd_limit_main(void *arg)
     exchange(a, c);
     ringo_close(a);
     ringo_close(c);
+    ringo_close(c2);
     ringo_close(l);
+    ringo_chan_unref(bo.who);
+    ringo_chan_unref(bo.done);
 }
 
 static void test_accept_backs_off_at_fd_limit(void **state)
 {
     (void)state;
+    if (ringo__on_valgrind()) {
+        /* Valgrind keeps descriptors of its own under the limit it shows. */
+        fprintf(stderr, "the fd limit is Valgrind's under Valgrind: skipping\n");
+        skip();
+    }
     run_checked(2, fd_limit_main, NULL);
 }
 
@@ -1189,19 +1300,30 @@ static void fork_main(void *arg)
     (void)arg;
     int a, b;
     tcp_pair(&a, &b);
+    /* The child reports through a pipe, not its exit status: under
+     * Valgrind the child's exit runs a leak check over memory that belonged
+     * to its parent's other threads, and fails it. */
+    int report[2];
+    assert_int_equal(pipe(report), 0);
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         char buf[4];
-        bool ok = ringo_read(NULL, a, buf, sizeof(buf)) == -ECHILD &&
-                  ringo_write(NULL, b, "x", 1) == -ECHILD;
-        _exit(ok ? 0 : 1);
+        ssize_t r = ringo_read(NULL, a, buf, sizeof(buf));
+        ssize_t w = ringo_write(NULL, b, "x", 1);
+        char verdict = r == -ECHILD && w == -ECHILD ? 'y' : 'n';
+        if (write(report[1], &verdict, 1) != 1)
+            verdict = 'n';
+        _exit(0);
     }
+    close(report[1]);
+    char verdict = 0;
+    assert_int_equal(read(report[0], &verdict, 1), 1);
+    assert_int_equal(verdict, 'y');
+    close(report[0]);
     int st;
     assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
     /* The parent's connection is untouched. */
     exchange(a, b);
     ringo_close(a);
@@ -1234,6 +1356,7 @@ int main(void)
         cmocka_unit_test(test_nonblocking_fd),
         cmocka_unit_test(test_blocking_pool),
         cmocka_unit_test(test_idle_pool_thread_hides_no_deadlock),
+        cmocka_unit_test(test_run_end_abandons_io),
         cmocka_unit_test(test_calls_outside_fibers),
         cmocka_unit_test(test_dial_by_name),
         cmocka_unit_test(test_accept_backs_off_at_fd_limit),

@@ -10,8 +10,9 @@
  * Beyond the syscall's own errors:
  *   -ECANCELED  ctx was cancelled before or while the operation ran;
  *   -ETIMEDOUT  ctx's deadline passed before or while it ran;
- *   -EBADF      the fd was closed with ringo_close while the call waited
- *               (Go's "use of closed network connection").
+ *   -EBADF      the fd was closed with ringo_close while the call waited,
+ *               or is being closed as it starts (Go's "use of closed
+ *               network connection").
  * A cancelled operation is cancelled in the kernel, and the call returns
  * only once the kernel let go of the buffer. If it moved bytes before the
  * cancel landed, the call returns those bytes instead of the error: no byte
@@ -26,6 +27,12 @@
  * Differences from Go:
  *   - Descriptors are plain ints the caller owns, with no finalizer: close
  *     each with ringo_close (which also wakes calls still waiting on it).
+ *     ringo remembers per fd whether it is a socket (to send rather than
+ *     write); ringo_close forgets it, plain close(2) does not, so a number
+ *     closed with close(2) and reused for another kind of file may be
+ *     written to the wrong way once (a pipe that was a socket: -ENOTSOCK is
+ *     learnt and retried; a socket that was a pipe: written without
+ *     MSG_NOSIGNAL).
  *   - Sockets never raise SIGPIPE: sends use MSG_NOSIGNAL and writes to a
  *     socket are sends, so a closed peer gives -EPIPE. The process's SIGPIPE
  *     disposition is never touched. (ringo_write to a pipe whose reader is
@@ -59,7 +66,8 @@ RINGO_API ssize_t ringo_read(ringo_ctx_t *ctx, int fd, void *buf, size_t len);
  * fails. A failure after some bytes went out returns the bytes written
  * (Go's n, err: the next call reports the error). */
 RINGO_API ssize_t ringo_write(ringo_ctx_t *ctx, int fd, const void *buf, size_t len);
-/* At an offset, leaving the file position alone. pwrite writes all len. */
+/* At an offset, leaving the file position alone. pwrite writes all len.
+ * A negative offset gives -EINVAL. */
 RINGO_API ssize_t ringo_pread(ringo_ctx_t *ctx, int fd, void *buf, size_t len, off_t off);
 RINGO_API ssize_t ringo_pwrite(ringo_ctx_t *ctx, int fd, const void *buf, size_t len, off_t off);
 /* recv(2)/send(2) with MSG_* flags. send writes all len and adds
@@ -69,13 +77,19 @@ RINGO_API ssize_t ringo_send(ringo_ctx_t *ctx, int fd, const void *buf, size_t l
 
 /* ---- files ---------------------------------------------------------------------------- */
 
-/* open(2) relative to the current directory; O_CLOEXEC is always added. */
+/* open(2) relative to the current directory; O_CLOEXEC is always added.
+ * A NULL path gives -EFAULT. */
 RINGO_API int ringo_open(ringo_ctx_t *ctx, const char *path, int flags, mode_t mode);
 /* fsync(2). */
 RINGO_API int ringo_fsync(ringo_ctx_t *ctx, int fd);
 /* Closes fd. Calls of other fibers still waiting on fd are cancelled first
- * and return -EBADF; their buffers are released before they return. Like
- * close(2) the fd is gone whatever the result. */
+ * and return -EBADF; ringo_close waits until every one of them has let go
+ * of the fd (their buffers are released), then close(2)s it, so none can
+ * touch a file that later reuses the number. Calls that start on fd
+ * meanwhile in fibers get -EBADF. Like close(2) the fd is gone whatever the result.
+ * -EBADF for a negative fd, or if another ringo_close of fd is under way
+ * (that one closes it); close(2)'s errors otherwise (-EINTR never). From a
+ * fork child of a running runtime it is plain close(2). */
 RINGO_API int ringo_close(int fd);
 
 /* ---- readiness -------------------------------------------------------------------------- */
@@ -104,7 +118,12 @@ typedef struct ringo_listen_opts {
 } ringo_listen_opts_t;
 
 /* A listening socket with SO_REUSEADDR (tcp); unix sockets remove a stale
- * socket file first only if nothing listens on it. */
+ * socket file first only if nothing is bound to it (a live listener, or a
+ * file that is not a socket, gives -EADDRINUSE; the check connects no
+ * stream). ":port" on "tcp" listens on [::] for both families, or on
+ * 0.0.0.0 where IPv6 is unavailable; "tcp6" is IPv6 only. The listening
+ * socket itself is made with plain syscalls (none of them blocks).
+ * A negative backlog gives -EINVAL. */
 RINGO_API int ringo_listen(const char *network, const char *address);
 RINGO_API int ringo_listen_opts(const char *network, const char *address,
                                 const ringo_listen_opts_t *opts);
@@ -114,14 +133,19 @@ RINGO_API int ringo_listen_opts(const char *network, const char *address,
  * on stderr and retries after a pause that doubles from 5 ms to 1 s, as
  * Go's http.Server does, so a server at its fd limit keeps serving the
  * connections it has and accepts again once descriptors free up; ctx ends
- * the wait (-ECANCELED, -ETIMEDOUT). */
+ * the wait (-ECANCELED, -ETIMEDOUT). A connection aborted before it was
+ * taken (ECONNABORTED) is skipped, as Go does. */
 RINGO_API int ringo_accept(ringo_ctx_t *ctx, int lfd, struct sockaddr_storage *peer);
 /* A connected socket. Names are resolved on the blocking pool, then each
- * address is tried in turn until one connects; the whole dial is under ctx.
- * The last address's error is returned when none connects
- * (-ECONNREFUSED, -ENETUNREACH, ...). TCP_NODELAY is set on tcp. */
+ * address is tried in turn until one connects; the whole dial is under ctx
+ * (a name lookup itself is not interrupted: ctx is checked after it). The
+ * last address's error is returned when none connects (-ECONNREFUSED,
+ * -ENETUNREACH, ...). A host of "" (":port") dials the local system. A
+ * lookup that cannot be done now gives -EAGAIN. TCP_NODELAY is set on
+ * tcp. */
 RINGO_API int ringo_dial(ringo_ctx_t *ctx, const char *network, const char *address);
-/* The port a tcp socket is bound to (after ringo_listen(..., ":0")). */
+/* The port a tcp socket is bound to (after ringo_listen(..., ":0")).
+ * -EINVAL for a socket that is not tcp; getsockname(2)'s errors. */
 RINGO_API int ringo_local_port(int fd);
 
 /* ---- blocking calls -------------------------------------------------------------------- */
@@ -130,8 +154,13 @@ RINGO_API int ringo_local_port(int fd);
  * the ring: getaddrinfo, a library that blocks) and returns its result. The
  * fiber parks meanwhile and its worker runs other fibers. The pool has at
  * most RINGO_BLOCKING_THREADS threads (default 64, or the environment
- * variable of that name); calls beyond wait their turn. From a thread that
- * is not a fiber, fn runs on the calling thread. */
+ * variable of that name, read when a run first needs the pool); calls
+ * beyond wait their turn. Threads start when needed and end after a few
+ * idle seconds; idle ones do not keep the deadlock check from seeing a
+ * deadlock. ringo_run returns only once every fn the pool started has
+ * returned (after a second it says on stderr that it is waiting). From a
+ * thread that is not a fiber, or in a fork child, fn runs on the calling
+ * thread. */
 RINGO_API void *ringo_blocking(void *(*fn)(void *), void *arg);
 
 #ifdef __cplusplus
