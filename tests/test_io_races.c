@@ -2,9 +2,11 @@
  *   - Cancel racing completion: a sender and a receiver on one tcp
  *     connection, every call under its own context, which a third fiber
  *     cancels at a random moment (before the call, while it waits, as it
- *     completes, after). Each call returns once, with the whole length, a
+ *     completes, after); one context in four also has a deadline
+ *     microseconds away. Each call returns once, with the whole length, a
  *     short count (only when cancelled, and then the context's next call
- *     fails at once) or -ECANCELED; the bytes the sender reports sent are
+ *     fails at once) or -ECANCELED (-ETIMEDOUT with a deadline); the bytes
+ *     the sender reports sent are
  *     exactly the bytes the receiver reports received, in order
  *     (test_cancel_racing_completion_loses_and_doubles_nothing).
  *   - fd-number reuse: a read pending on fd X is woken with -EBADF by
@@ -14,8 +16,9 @@
  *     old read's buffer is never written
  *     (test_fd_number_reuse_keeps_old_peer_bytes_out).
  *   - ringo_close from a fiber on the other worker wakes a read, recv,
- *     poll or accept pending on the fd with -EBADF, promptly (a generous
- *     500 ms bound) (test_close_wakes_pending_call_across_workers).
+ *     poll, accept or write pending on the fd with -EBADF (a write that
+ *     moved bytes first returns their count), promptly (a generous 500 ms
+ *     bound) (test_close_wakes_pending_call_across_workers).
  *   - The peer resets the connection (SO_LINGER {1, 0}, then close) while
  *     a fiber ringo_writes / ringo_sends 8 MiB: the call returns
  *     -ECONNRESET or -EPIPE, or a short count and then that error; no
@@ -50,14 +53,29 @@ struct race {
     long cancels;
 };
 
-/* A context for one call, handed to the canceller first. */
-static ringo_ctx_t *race_ctx(struct race *g)
+/* A context for one call, handed to the canceller first. One in four also
+ * has a deadline a few microseconds away, which races the cancel and the
+ * completion. */
+static ringo_ctx_t *race_ctx(struct race *g, unsigned *seed)
 {
-    ringo_ctx_t *ctx = ringo_with_cancel(ringo_background());
+    ringo_ctx_t *ctx = rand_r(seed) % 4 == 0
+        ? ringo_with_timeout(ringo_background(), (ringo_duration_t)(rand_r(seed) % 100) * RINGO_MICROSECOND)
+        : ringo_with_cancel(ringo_background());
     CHECK(ctx != NULL);
     ringo_ctx_ref(ctx);
     ringo_chan_send(g->ctxs, &ctx);
     return ctx;
+}
+
+/* r is what a call under ctx returns when ctx ended it: -ECANCELED, or
+ * -ETIMEDOUT if ctx has a deadline (which may have passed while a cancel
+ * was landing, so either is right then). */
+static bool ctx_ended(ringo_ctx_t *ctx, ssize_t r)
+{
+    int64_t dl;
+    if (ringo_ctx_deadline(ctx, &dl))
+        return r == -ECANCELED || r == -ETIMEDOUT;
+    return r == -ECANCELED;
 }
 
 static void race_sender(void *arg)
@@ -70,27 +88,28 @@ static void race_sender(void *arg)
         size_t len = rand_r(&seed) % 64 == 0 ? RACE_BIGW : 1 + rand_r(&seed) % RACE_MAXW;
         bool use_send = i & 1;
         pattern_fill(buf, len, RACE_SEED, g->sent);
-        ringo_ctx_t *ctx = race_ctx(g);
+        ringo_ctx_t *ctx = race_ctx(g, &seed);
         g->w_calls++;
         ssize_t r = use_send ? ringo_send(ctx, g->wfd, buf, len, 0) : ringo_write(ctx, g->wfd, buf, len);
         g->w_returns++;
         if (r == (ssize_t)len) {
             g->sent += len;
         } else if (r > 0 && r < (ssize_t)len) {
-            /* Moved bytes, then the cancel landed: the context's next call
-             * fails at once. */
+            /* Moved bytes, then the cancel or the deadline landed: the
+             * context's next call fails at once. (ringo_ctx_err may still
+             * say 0 for a deadline whose timer has not run yet, as Go's
+             * ctx.Err() may.) */
             g->sent += (uint64_t)r;
             g->w_short++;
-            CHECK(ringo_ctx_err(ctx) == -ECANCELED);
             ssize_t again = ringo_write(ctx, g->wfd, buf + r, len - (size_t)r);
-            if (again != -ECANCELED)
-                fprintf(stderr, "write on a cancelled ctx: %zd\n", again);
-            CHECK(again == -ECANCELED);
+            if (!ctx_ended(ctx, again))
+                fprintf(stderr, "write on an ended ctx: %zd\n", again);
+            CHECK(ctx_ended(ctx, again));
         } else {
-            if (r != -ECANCELED)
+            if (!ctx_ended(ctx, r))
                 fprintf(stderr, "race_sender: op %ld (%s %zu): %zd\n", i, use_send ? "send" : "write",
                         len, r);
-            CHECK(r == -ECANCELED);
+            CHECK(ctx_ended(ctx, r));
             g->w_cancelled++;
         }
         ringo_cancel(ctx);
@@ -112,7 +131,7 @@ static void race_receiver(void *arg)
     for (long i = 0; i < g->ops && !eof; i++) {
         size_t len = 1 + rand_r(&seed) % RACE_MAXW;
         bool use_recv = i & 1;
-        ringo_ctx_t *ctx = race_ctx(g);
+        ringo_ctx_t *ctx = race_ctx(g, &seed);
         g->r_calls++;
         ssize_t r = use_recv ? ringo_recv(ctx, g->rfd, buf, len, 0) : ringo_read(ctx, g->rfd, buf, len);
         g->r_returns++;
@@ -122,10 +141,10 @@ static void race_receiver(void *arg)
         } else if (r == 0) {
             eof = true;
         } else {
-            if (r != -ECANCELED)
+            if (!ctx_ended(ctx, r))
                 fprintf(stderr, "race_receiver: op %ld (%s %zu): %zd\n", i, use_recv ? "recv" : "read",
                         len, r);
-            CHECK(r == -ECANCELED);
+            CHECK(ctx_ended(ctx, r));
             g->r_cancelled++;
         }
         ringo_cancel(ctx);
@@ -227,8 +246,10 @@ static void test_cancel_racing_completion_loses_and_doubles_nothing(void **state
 
 #define STALE_BUF 256
 
-enum pend_kind { PEND_READ, PEND_RECV, PEND_POLL, PEND_ACCEPT, NPEND };
-static const char *const pend_name[] = {"read", "recv", "poll", "accept"};
+enum pend_kind { PEND_READ, PEND_RECV, PEND_POLL, PEND_ACCEPT, PEND_WRITE, NPEND };
+static const char *const pend_name[] = {"read", "recv", "poll", "accept", "write"};
+
+#define PEND_WRITE_LEN (4u << 20)
 
 struct stale {
     int x;                      /* the fd that will be closed under the reader */
@@ -417,9 +438,19 @@ static void pend_caller(void *arg)
     case PEND_POLL:
         r = ringo_poll(NULL, p->fd, POLLIN);
         break;
-    default:
+    case PEND_ACCEPT:
         r = ringo_accept(NULL, p->fd, NULL);
         break;
+    default: {
+        /* Far more than the socket buffers hold: the write waits. */
+        char *big = calloc(1, PEND_WRITE_LEN);
+        r = big ? ringo_write(NULL, p->fd, big, PEND_WRITE_LEN) : -ENOMEM;
+        /* Bytes already moved are returned instead of the error. */
+        if (r > 0 && r < (ssize_t)PEND_WRITE_LEN)
+            r = -EBADF;
+        free(big);
+        break;
+    }
     }
     p->woke_at = ringo_now();
     p->r = r;
@@ -462,6 +493,12 @@ static void pend_main(void *arg)
             }
             if (p.fd < 0)
                 return;
+            if (kind == PEND_WRITE) {
+                /* Small buffers: most of the write has to wait. */
+                int small = 64 * 1024;
+                CHECK(setsockopt(p.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)) == 0);
+                CHECK(setsockopt(c, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) == 0);
+            }
             CHECK(ringo_go(pend_caller, &p) == 0);
             wait_parked(await_report(who));
             CHECK(ringo_go(pend_closer, &p) == 0);
