@@ -40,8 +40,12 @@
  * its deadline), whose parent is the connection's stop context when it
  * waits for a request and its hard context once a request has begun.
  *
- * Buffers: 4 KiB in and 4 KiB out, in the fiber's frame. When a pipelined
- * burst fills the out buffer, the parser pauses at a message boundary, the
+ * Buffers: 4 KiB in and 4 KiB out, with the connection's state in one
+ * malloc'd block rather than the fiber's frame: a frame that large would be
+ * probed page by page on entry (-fstack-clash-protection, which ringo's
+ * flags add), making it all resident for every connection, where the heap
+ * costs only the pages the traffic touches. When a pipelined burst fills
+ * the out buffer, the parser pauses at a message boundary, the
  * buffer is written, and parsing resumes where it paused.
  */
 #include "server.h"
@@ -76,6 +80,7 @@ struct http_conn {
     bool close_after;           /* close once out is written */
     int error_status;           /* 413 or 431 decided by a callback */
     size_t out_len;
+    char in[IN_BUF];
     char out[OUT_BUF];
 };
 
@@ -111,24 +116,24 @@ static void append_date(struct http_conn *h)
     append(h, cache.text, cache.len);
 }
 
-static void append_status_line(struct http_conn *h, const char *rest, size_t len)
+/* The reply names the request's version, as net/http's does. */
+static bool http_1_0(struct http_conn *h)
 {
-    if (llhttp_get_http_major(&h->parser) == 1 && llhttp_get_http_minor(&h->parser) == 0)
-        APPEND_LIT(h, "HTTP/1.0 ");
-    else
-        APPEND_LIT(h, "HTTP/1.1 ");
-    append(h, rest, len);
+    return llhttp_get_http_major(&h->parser) == 1 && llhttp_get_http_minor(&h->parser) == 0;
 }
 
 static void append_hello(struct http_conn *h)
 {
     static const char body[] = "Hello, World!";
-    APPEND_LIT(h, "200 OK\r\n");
+    if (http_1_0(h))
+        APPEND_LIT(h, "HTTP/1.0 200 OK\r\n");
+    else
+        APPEND_LIT(h, "HTTP/1.1 200 OK\r\n");
     APPEND_LIT(h, "Content-Type: text/plain\r\nContent-Length: 13\r\n");
     append_date(h);
     if (!h->keep_alive)
         APPEND_LIT(h, "Connection: close\r\n");
-    else if (llhttp_get_http_minor(&h->parser) == 0)
+    else if (http_1_0(h))
         APPEND_LIT(h, "Connection: keep-alive\r\n");
     APPEND_LIT(h, "\r\n");
     if (!h->head)
@@ -219,7 +224,6 @@ static int on_message_complete(llhttp_t *p)
     h->served++;
     if (h->keep_alive && ringo_ctx_err(h->c->stop) != 0)
         h->keep_alive = false;      /* shutting down: this is the last reply */
-    append_status_line(h, "", 0);
     append_hello(h);
     if (!h->keep_alive) {
         h->close_after = true;
@@ -307,56 +311,50 @@ static void linger(struct http_conn *h)
 
 static void serve_http(struct server_conn *c)
 {
-    struct http_conn h = {.c = c};
-    char in[IN_BUF];
-    llhttp_init(&h.parser, HTTP_REQUEST, &settings);
-    h.parser.data = &h;
-    h.header_deadline = ringo_now() + header_timeout;
+    struct http_conn *h = malloc(sizeof *h);
+    if (h == NULL) {
+        fprintf(stderr, "http_server: out of memory for a connection\n");
+        return;
+    }
+    memset(h, 0, offsetof(struct http_conn, in));      /* the buffers need no zeroing */
+    h->c = c;
+    llhttp_init(&h->parser, HTTP_REQUEST, &settings);
+    h->parser.data = h;
+    h->header_deadline = ringo_now() + header_timeout;
 
     for (;;) {
         /* Waiting for a request: shutdown ends the wait. Inside one: only
          * its deadline (or the end of the grace period) does. */
-        ringo_ctx_t *parent = h.in_request ? c->hard : c->stop;
+        ringo_ctx_t *parent = h->in_request ? c->hard : c->stop;
         int64_t deadline;
-        if (h.in_request ? !h.headers_done : h.served == 0)
-            deadline = h.header_deadline;
+        if (h->in_request ? !h->headers_done : h->served == 0)
+            deadline = h->header_deadline;
         else
             deadline = ringo_now() + idle_timeout;
         ringo_ctx_t *ctx = ringo_with_deadline(parent, deadline);
         if (ctx == NULL)
-            return;
-        ssize_t n = ringo_read(ctx, c->fd, in, sizeof in);
+            break;
+        ssize_t n = ringo_read(ctx, c->fd, h->in, sizeof h->in);
         ringo_cancel(ctx);
         ringo_ctx_unref(ctx);
         if (n <= 0)
-            return;     /* EOF, a deadline, shutdown, or a reset: close quietly */
-        h.now = ringo_now();
-        if (feed(&h, in, (size_t)n) != 0 || flush(&h) != 0)
-            return;
-        if (h.close_after) {
-            linger(&h);
-            return;
+            break;      /* EOF, a deadline, shutdown, or a reset: close quietly */
+        h->now = ringo_now();
+        if (feed(h, h->in, (size_t)n) != 0 || flush(h) != 0)
+            break;
+        if (h->close_after) {
+            linger(h);
+            break;
         }
     }
+    free(h);
 }
 
 static struct server srv = {.name = "http_server", .serve = serve_http};
 
-static int http_main(int argc, char **argv)
-{
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s HOST:PORT\n", argv[0]);
-        return 2;
-    }
-    header_timeout = server_env_ms("HTTP_HEADER_TIMEOUT_MS", 5000);
-    idle_timeout = server_env_ms("HTTP_IDLE_TIMEOUT_MS", 30000);
-    return server_main(&srv, argv[1]);
-}
-
 int main(int argc, char **argv)
 {
-    srv.sigfd = server_signals();       /* before ringo's threads exist */
-    if (srv.sigfd < 0)
-        return 1;
-    ringo_main(NULL, http_main, argc, argv);
+    header_timeout = server_env_ms("HTTP_HEADER_TIMEOUT_MS", 5000);
+    idle_timeout = server_env_ms("HTTP_IDLE_TIMEOUT_MS", 30000);
+    return server_run(&srv, argc, argv);
 }

@@ -1,12 +1,12 @@
 /* examples/server.h - what echo_server.c and http_server.c share: a TCP
  * server's life from the signal mask to the last connection.
  *
- * main() calls server_signals() before the runtime starts: it blocks
- * SIGINT and SIGTERM in the main thread, so every thread ringo starts
- * inherits the mask and neither signal is ever delivered asynchronously,
- * and returns a signalfd that receives them instead. (Blocking a signal is
+ * main() calls server_run(), which blocks SIGINT and SIGTERM in the main
+ * thread before the runtime starts (server_signals), so every thread ringo
+ * starts inherits the mask and neither signal is ever delivered
+ * asynchronously; a signalfd receives them instead. (Blocking a signal is
  * a process setting; the program makes it, the library never does.) The
- * main fiber then calls server_main(), which
+ * main fiber runs server_main(), which
  *   - listens, prints "listening on <host:port>" (the bound port, so an
  *     address ending in ":0" works) and flushes stdout;
  *   - starts a fiber that reads the signalfd with ringo_read;
@@ -26,8 +26,8 @@
  * its next exchange under c->stop (shutdown ends that wait) and completes
  * the exchange under c->hard (only the end of the grace period ends it).
  *
- * Ownership. The server struct lives in main's frame and outlives every
- * connection fiber: server_main returns only once the WaitGroup says all
+ * Ownership. The server struct is static and outlives every connection
+ * fiber: server_main returns only once the WaitGroup says all
  * have ended. A connection fiber owns its socket and its two contexts and
  * releases them before its Done.
  */
@@ -60,6 +60,7 @@ struct server {
     ringo_ctx_t *hard;              /* cancelled when the grace period ends */
     ringo_ctx_t *stop;              /* child of hard: cancelled by the first signal */
     ringo_waitgroup_t conns;        /* one count per connection fiber */
+    ringo_waitgroup_t watcher;      /* the signal watcher's fiber */
     _Atomic int live;               /* connections being served, for messages */
 };
 
@@ -129,9 +130,8 @@ static inline int server_local_addr(int fd, char *out, size_t len)
 }
 
 /* The signal watcher: the first signal cancels stop, a second one hard.
- * It ends when hard is cancelled (its read then fails). It holds its own
- * references to both contexts (taken by server_main before ringo_go), as
- * main may release its own while the watcher is still inside a call. */
+ * It ends when hard is cancelled (its read then fails); server_main waits
+ * for that (srv->watcher) before it releases the contexts. */
 static inline void server_watch_signals(void *arg)
 {
     struct server *srv = arg;
@@ -157,8 +157,7 @@ static inline void server_watch_signals(void *arg)
             break;
         }
     }
-    ringo_ctx_unref(srv->stop);
-    ringo_ctx_unref(srv->hard);
+    ringo_waitgroup_done(&srv->watcher);
 }
 
 static inline void server_conn_main(void *arg)
@@ -232,35 +231,37 @@ static inline int server_drain(struct server *srv)
 /* The main fiber's body: returns the exit status. */
 static inline int server_main(struct server *srv, const char *address)
 {
-    int status = 0;
+    int status = 1, rc;
+    char local[INET6_ADDRSTRLEN + 8];
     srv->grace = server_env_ms("SERVER_GRACE_MS", 10000);
     srv->hard = ringo_with_cancel(NULL);
     srv->stop = srv->hard ? ringo_with_cancel(srv->hard) : NULL;
     if (srv->stop == NULL) {
         fprintf(stderr, "%s: out of memory\n", srv->name);
-        return 1;
+        goto out;
     }
     srv->lfd = ringo_listen("tcp", address);
     if (srv->lfd < 0) {
         fprintf(stderr, "%s: listen %s: %s\n", srv->name, address, strerror(-srv->lfd));
-        return 1;
+        goto out;
     }
-    char local[INET6_ADDRSTRLEN + 8];
-    int rc = server_local_addr(srv->lfd, local, sizeof local);
+    rc = server_local_addr(srv->lfd, local, sizeof local);
     if (rc != 0) {
         fprintf(stderr, "%s: getsockname: %s\n", srv->name, strerror(-rc));
-        return 1;
+        ringo_close(srv->lfd);
+        goto out;
     }
-    printf("listening on %s\n", local);
-    fflush(stdout);
-
-    ringo_ctx_ref(srv->hard);
-    ringo_ctx_ref(srv->stop);
+    ringo_waitgroup_add(&srv->watcher, 1);
     rc = ringo_go(server_watch_signals, srv);
     if (rc != 0) {
         fprintf(stderr, "%s: starting the signal watcher: %s\n", srv->name, strerror(-rc));
-        return 1;
+        ringo_waitgroup_done(&srv->watcher);
+        ringo_close(srv->lfd);
+        goto out;
     }
+    printf("listening on %s\n", local);
+    fflush(stdout);
+    status = 0;
 
     for (;;) {
         int fd = ringo_accept(srv->stop, srv->lfd, NULL);
@@ -295,10 +296,51 @@ static inline int server_main(struct server *srv, const char *address)
         ringo_cancel(srv->hard);
         ringo_waitgroup_wait(&srv->conns);
     }
+out:
     ringo_cancel(srv->hard);      /* ends the signal watcher too */
-    ringo_ctx_unref(srv->stop);
-    ringo_ctx_unref(srv->hard);
+    ringo_waitgroup_wait(&srv->watcher);
+    if (srv->stop != NULL)
+        ringo_ctx_unref(srv->stop);
+    if (srv->hard != NULL)
+        ringo_ctx_unref(srv->hard);
     return status;
+}
+
+struct server_run_args {
+    struct server *srv;
+    const char *address;
+    int status;
+};
+
+static inline void server_main_fiber(void *arg)
+{
+    struct server_run_args *a = arg;
+    a->status = server_main(a->srv, a->address);
+}
+
+/* The program's main: usage, the signal mask and signalfd (before any of
+ * ringo's threads exist, so they all inherit the mask), then the runtime.
+ * ringo_run rather than ringo_main: it returns once server_main has
+ * returned, with every fiber of the server ended and the runtime's memory
+ * released, so the program exits as cleanly as it started. Returns the
+ * exit status. */
+static inline int server_run(struct server *srv, int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s HOST:PORT\n", argv[0]);
+        return 2;
+    }
+    srv->sigfd = server_signals();
+    if (srv->sigfd < 0)
+        return 1;
+    struct server_run_args a = {srv, argv[1], 0};
+    int rc = ringo_run(NULL, server_main_fiber, &a);
+    close(srv->sigfd);
+    if (rc < 0) {
+        fprintf(stderr, "%s: ringo_run: %s\n", srv->name, strerror(-rc));
+        return 1;
+    }
+    return a.status;
 }
 
 #endif

@@ -32,9 +32,14 @@
  * whichever comes second; a late CQE never touches the select's stack.
  *   ARMED -> FIRING -> DONE    the CQE came first (FIRING: it is using the
  *                              select); pass 3 waits for DONE, then frees;
- *   ARMED -> ORPHANED          pass 3 came first and asks the ring's owner to
- *                              cancel the poll (only the owner may submit);
- *                              the CQE frees the record.
+ *   ARMED -> ORPHANED          pass 3 came first; the CQE frees the record.
+ * Pass 3 asks the ring's owner to cancel the poll (only the owner may
+ * submit) before it tries to orphan it, and whoever frees the record first
+ * drops that request if it still waits in the owner's inbox
+ * (ringo__ev_forget): a stale request would cancel the next poll that the
+ * allocator places at the same address. A cancel that lands before the
+ * orphaning completes the poll as usual; the select is done by then, so
+ * the completion wins nothing.
  * Every record is allocated before pass 1, so arming cannot fail. When the
  * runtime stops, each worker cancels and reaps its ring's operations; a
  * poll completing then still goes to DONE (so a select in pass 3 on another
@@ -105,7 +110,11 @@ static void poll_complete(ringo__op_t *op, int32_t res, uint32_t flags)
     struct select_poll *p = (struct select_poll *)op;
     int expect = POLL_ARMED;
     if (!atomic_compare_exchange_strong(&p->state, &expect, POLL_FIRING)) {
-        ringo__free(p);         /* orphaned: the select left, we come second */
+        /* Orphaned: the select left, we come second. Its cancel request
+         * (asked before it orphaned p) must not outlive p, or it would
+         * cancel whatever poll next gets p's address on this worker. */
+        ringo__ev_forget(p->owner, &p->ev.op);
+        ringo__free(p);
         return;
     }
     ringo__select_t *sel = p->sel;
@@ -547,17 +556,23 @@ static int sel_unqueue(struct sel *st, ringo__timer_t *timer)
         struct select_poll *p = st->w[i].op;
         /* Read before orphaning it: once orphaned, its CQE may free it. */
         ringo__worker_t *owner = p->owner;
+        /* The cancel is asked before p is orphaned, so that whoever frees
+         * p can drop a request still waiting in the owner's inbox
+         * (ringo__ev_forget): a stale one would cancel the next poll that
+         * the allocator places at p's address. */
+        bool stopping = atomic_load(&ringo__rt->stopping);
+        if (!stopping)
+            ringo__ev_cancel(owner, &p->ev.op);
         int expect = POLL_ARMED;
         if (atomic_compare_exchange_strong(&p->state, &expect, POLL_ORPHANED)) {
-            if (!atomic_load(&ringo__rt->stopping))
-                ringo__ev_cancel(owner, &p->ev.op);     /* p frees itself */
-            else if (ringo__ev_gone(owner))
+            if (stopping && ringo__ev_gone(owner))
                 ringo__free(p);     /* the owner's ring is gone: no CQE will come */
-            /* else the owner's shutdown cancels and reaps every operation
-             * on its ring, and the CQE frees p. */
+            /* else the CQE frees p (at shutdown, the owner cancels and
+             * reaps every operation on its ring). */
         } else {
             while (atomic_load_explicit(&p->state, memory_order_acquire) != POLL_DONE)
                 ;
+            ringo__ev_forget(owner, &p->ev.op);
             ringo__free(p);
         }
     }
