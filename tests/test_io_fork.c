@@ -2,9 +2,10 @@
  *   - Out of descriptors: in a forked child (the test runner's limit is
  *     never touched), RLIMIT_NOFILE is lowered and every free number below
  *     it taken, then clients connect. The server's ringo_accept neither
- *     returns EMFILE nor spins: over a second of it the process uses well
- *     under half a second of CPU time (a spinning accept uses all of it),
- *     the connections it already had keep being served meanwhile, it says
+ *     returns EMFILE nor spins: over 1.5 s of it the process uses under a
+ *     quarter of that in CPU time (a spinning accept uses all it can get),
+ *     the connections it already had keep being served meanwhile (an echo
+ *     on each every 20 ms, at least 20 each), it says
  *     so in one line on stderr, and once descriptors are freed the waiting
  *     clients are accepted and served
  *     (test_accept_backs_off_on_emfile_and_recovers).
@@ -134,8 +135,11 @@ static void em_main(void *arg)
     int64_t wall = ringo_now() - t0, cpu = cpu_now() - cpu0;
     fprintf(stderr, "test: %.0f ms out of descriptors: %.0f ms of CPU, %ld echoes served\n",
             (double)wall / 1e6, (double)cpu / 1e6, echoes);
-    CHECK(cpu < wall / 2);
-    CHECK(echoes >= EM_KEPT * 10);
+    /* A back-off costs next to nothing (3-4% here, sanitizers included);
+     * a retry loop burns a core, or starves the other fibers of the
+     * worker it spins on. */
+    CHECK(cpu < wall / 4);
+    CHECK(echoes >= EM_KEPT * 20);
     if (atomic_load(&e.accepted) != EM_KEPT) {
         fprintf(stderr, "test: %ld connections accepted while no descriptor was free (%d filled)\n",
                 atomic_load(&e.accepted) - EM_KEPT, nfill);
