@@ -12,6 +12,10 @@ line, "name: value unit". Both sides of a benchmark get the same worker count
 --runs measured runs each, interleaved ringo, Go, ringo, Go, ... so that slow
 drift of the machine (thermal, noisy neighbours) hits both sides alike.
 
+Beside the medians the table shows ringo on one worker (same interleaving;
+a second worker must never make a program slower) and each side's peak RSS
+(the median of the runs' maximum resident set, from /usr/bin/time).
+
 The Markdown report (machine record + table) goes to stdout and, with --out,
 to a file. Progress and failures go to stderr. The exit status is non-zero if
 any program failed, timed out or printed an unexpected result line.
@@ -28,9 +32,11 @@ import datetime
 import os
 import platform
 import re
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 
 import servers
 
@@ -54,6 +60,9 @@ BENCHMARKS = [
     ("ctx_cancel", 2, True, "faster"),
     ("syncmap", 2, True, "faster"),
     ("lockedmap", 2, True, "faster"),
+    ("workerpool", 2, True, "faster"),
+    ("pipeline", 2, True, "faster"),
+    ("fanin", 2, True, "faster"),
 ]
 
 RUN_TIMEOUT_S = 300
@@ -65,22 +74,42 @@ class BenchError(Exception):
     pass
 
 
-def run_once(path, name, env):
-    """Run one benchmark binary; return (value, unit) from its last line."""
+def run_proc(path, env):
+    """Run path to its end; return (status, stdout, stderr, peak RSS in KiB).
+    The peak comes from /usr/bin/time: a child's ru_maxrss also counts the
+    memory of whoever forked it (the kernel keeps the pre-exec high-water
+    mark), so forking from this Python process would inflate it."""
+    with tempfile.NamedTemporaryFile(mode="r") as rss_file:
+        # A process group of its own, so a timeout kills the benchmark too.
+        proc = subprocess.Popen(
+            ["/usr/bin/time", "-f", "%M", "-o", rss_file.name, path],
+            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            stdout, stderr = proc.communicate(timeout=RUN_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise BenchError(f"{path}: timed out after {RUN_TIMEOUT_S} s")
+        lines = rss_file.read().strip().splitlines()
+    # time writes "Command exited with non-zero status N" before the value.
+    if proc.returncode == 127 and not lines:
+        raise BenchError(f"{path}: not found or not executable")
     try:
-        proc = subprocess.run(
-            [path], env=env, stdin=subprocess.DEVNULL, capture_output=True,
-            text=True, timeout=RUN_TIMEOUT_S)
-    except FileNotFoundError:
-        raise BenchError(f"{path}: not found")
-    except PermissionError:
-        raise BenchError(f"{path}: not executable")
-    except subprocess.TimeoutExpired:
-        raise BenchError(f"{path}: timed out after {RUN_TIMEOUT_S} s")
-    if proc.returncode != 0:
-        raise BenchError(f"{path}: exit status {proc.returncode}\n"
-                         + tail(proc.stderr) + tail(proc.stdout))
-    lines = proc.stdout.strip().splitlines()
+        rss = int(lines[-1])
+    except (IndexError, ValueError):
+        rss = 0
+    return proc.returncode, stdout, stderr, rss
+
+
+def run_once(path, name, env):
+    """Run one benchmark binary; return (value, unit, peak RSS KiB) from its
+    last line and its rusage."""
+    status, stdout, stderr, rss = run_proc(path, env)
+    if status != 0:
+        raise BenchError(f"{path}: exit status {status}\n"
+                         + tail(stderr) + tail(stdout))
+    lines = stdout.strip().splitlines()
     last = lines[-1] if lines else ""
     m = RESULT_RE.match(last)
     if not m or m.group(1) != name:
@@ -90,7 +119,7 @@ def run_once(path, name, env):
         value = float(m.group(2))
     except ValueError:
         raise BenchError(f"{path}: value {m.group(2)!r} is not a number")
-    return value, m.group(3)
+    return value, m.group(3), rss
 
 
 def tail(text, n=20):
@@ -99,24 +128,33 @@ def tail(text, n=20):
 
 
 def run_benchmark(name, workers, ringo_bin, go_bin, runs):
-    """Warm up, then run both sides interleaved. Returns (ringo, go, unit)."""
+    """Warm up, then run both sides interleaved, and ringo on one worker too
+    when workers > 1. Returns (ringo, go, ringo1, rss, unit): value lists
+    and {side: [peak RSS KiB]}; ringo1 is None for one-worker benchmarks."""
     env = dict(os.environ, RINGO_WORKERS=str(workers), GOMAXPROCS=str(workers))
+    env1 = dict(os.environ, RINGO_WORKERS="1", GOMAXPROCS="1")
+    sides = [("ringo", ringo_bin, env), ("Go", go_bin, env)]
+    if workers > 1:
+        sides.append(("ringo/1", ringo_bin, env1))
     # Warm-ups fill the page cache and CPU frequency governors; their numbers
     # are thrown away, but a failing warm-up is still a failure.
-    run_once(ringo_bin, name, env)
-    run_once(go_bin, name, env)
-    ringo, go, units = [], [], set()
+    for _, path, e in sides:
+        run_once(path, name, e)
+    acc = {side: [] for side, _, _ in sides}
+    rss = {side: [] for side, _, _ in sides}
+    units = set()
     for i in range(runs):
-        for side, path, acc in (("ringo", ringo_bin, ringo), ("Go", go_bin, go)):
-            value, unit = run_once(path, name, env)
-            print(f"  {name} {side} run {i + 1}/{runs}: {value:g} {unit}",
-                  file=sys.stderr)
-            acc.append(value)
+        for side, path, e in sides:
+            value, unit, kib = run_once(path, name, e)
+            print(f"  {name} {side} run {i + 1}/{runs}: {value:g} {unit}, "
+                  f"peak RSS {kib} KiB", file=sys.stderr)
+            acc[side].append(value)
+            rss[side].append(kib)
             units.add(unit)
     if len(units) != 1:
         raise BenchError(f"{name}: ringo and Go report different units: "
                          f"{sorted(units)}")
-    return ringo, go, units.pop()
+    return acc["ringo"], acc["Go"], acc.get("ringo/1"), rss, units.pop()
 
 
 def fmt(v):
@@ -127,6 +165,11 @@ def fmt(v):
     if a >= 10:
         return f"{v:.1f}"
     return f"{v:.2f}"
+
+
+def fmt_rss(kib_values):
+    """Median peak RSS in MiB."""
+    return f"{statistics.median(kib_values) / 1024:.1f}"
 
 
 def summary(values):
@@ -241,19 +284,21 @@ def main():
         ringo_bin = os.path.join(args.ringo_dir, name)
         go_bin = os.path.join(args.go_dir, name)
         try:
-            ringo, go, unit = run_benchmark(name, workers, ringo_bin, go_bin,
-                                            args.runs)
+            ringo, go, ringo1, rss, unit = run_benchmark(
+                name, workers, ringo_bin, go_bin, args.runs)
         except BenchError as e:
             print(f"FAILED: {e}", file=sys.stderr)
             failed = True
             rows.append(f"| {name} | {workers} | FAILED | | FAILED | | | "
-                        "see stderr |")
+                        "see stderr | | | |")
             continue
         rm, rr = summary(ringo)
         gm, gr = summary(go)
         rows.append(f"| {name} | {workers} | {rm} | {rr} | {gm} | {gr} | "
                     f"{unit} | "
-                    f"{verdict(statistics.median(ringo), statistics.median(go), lower_better, word)} |")
+                    f"{verdict(statistics.median(ringo), statistics.median(go), lower_better, word)} | "
+                    f"{fmt(statistics.median(ringo1)) if ringo1 else '='} | "
+                    f"{fmt_rss(rss['ringo'])} | {fmt_rss(rss['Go'])} |")
 
     report = machine_record(args)
     if selected:
@@ -261,11 +306,10 @@ def main():
             "",
             "## Results",
             "",
-            "Lower is better.",
-            "",
             "| Benchmark | Workers | ringo median | ringo [min–max] "
-            "| Go median | Go [min–max] | Unit | Result |",
-            "|---|---:|---:|---:|---:|---:|---|---|",
+            "| Go median | Go [min–max] | Unit | Result "
+            "| ringo 1 worker | ringo peak RSS MiB | Go peak RSS MiB |",
+            "|---|---:|---:|---:|---:|---:|---|---|---:|---:|---:|",
         ] + rows
     if selected_servers:
         settings = servers.Settings(
