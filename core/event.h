@@ -127,6 +127,11 @@ void ringo__ev_forget(ringo__worker_t *w, ringo__op_t *op);
  * (< 0: no timeout). */
 void ringo__ev_poll(ringo__worker_t *w);
 void ringo__ev_wait(ringo__worker_t *w, int64_t timeout_ns);
+/* Owner only, cheap (no syscall): true if ringo__ev_poll would find
+ * something to do now (completions, kernel work that produces them,
+ * queued submissions or cancel requests). A spinning worker watches it so
+ * that its own completions do not wait for the spin to end. */
+bool ringo__ev_ready(ringo__worker_t *w);
 /* Dispatches completions that are ready. Any thread (the monitor uses it on
  * a hogged worker). Returns how many. */
 unsigned ringo__ev_reap(ringo__worker_t *w);

@@ -586,6 +586,19 @@ void ringo__ev_poll(ringo__worker_t *w)
      * (IORING_SQ_CQ_OVERFLOW stays set until they are flushed). */
 }
 
+bool ringo__ev_ready(ringo__worker_t *w)
+{
+    struct ringo__uring *u = w->uring;
+    if (!u || ringo__ev_forked())
+        return false;
+    /* A hint: the CQ head may be moving under the monitor's reap, and a
+     * stale answer only costs one poll, or one look later. */
+    unsigned kflags = IO_URING_READ_ONCE(*u->ring.sq.kflags);
+    return (kflags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) || u->sq_pending ||
+           io_uring_cq_ready(&u->ring) ||
+           atomic_load_explicit(&w->inbox_nonempty, memory_order_relaxed);
+}
+
 /* ringo__ev_wait for Valgrind: submit without waiting, sleep in poll(2)
  * on the ring fd (readable when CQEs are there; Valgrind lets the other
  * threads run meanwhile), then let the kernel post what it deferred. At most

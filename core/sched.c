@@ -29,7 +29,8 @@
  * Finding work (find_runnable, on the scheduler context g0):
  *   1. timers due and ring completions of this worker (no syscall);
  *   2. runnext / local queue / global queue;
- *   3. spin for SPIN_NS, looking at the other workers every STEAL_POLL_NS
+ *   3. spin for SPIN_NS (cut short by completions on its own ring, which
+ *      send it back to 1), looking at the other workers every STEAL_POLL_NS
  *      (a look pulls a victim's queue line away from its owner, so looks
  *      are sparse) and stealing the older half of a victim's queue only
  *      if it is work the victim is not about to run: a fiber that was
@@ -577,14 +578,17 @@ static ringo__fiber_t *spin_steal(ringo__runtime_t *rt, ringo__worker_t *w)
     ringo__fiber_t *f;
     for (;;) {
         f = look_around(rt, w, now);
-        if (f || atomic_load_explicit(&rt->stopping, memory_order_relaxed) || now >= deadline)
+        if (f || atomic_load_explicit(&rt->stopping, memory_order_relaxed) || now >= deadline ||
+            ringo__ev_ready(w))
             break;
         /* Between looks, watch only what is cheap to watch: a look pulls
-         * the victims' queue lines away from their owners. */
+         * the victims' queue lines away from their owners. Our own
+         * completions end the spin at once (find_runnable polls them). */
         int64_t next = now + STEAL_POLL_NS;
         while ((now = ringo__now()) < next &&
                !atomic_load_explicit(&rt->global_len, memory_order_relaxed) &&
-               !atomic_load_explicit(&rt->stopping, memory_order_relaxed)) {
+               !atomic_load_explicit(&rt->stopping, memory_order_relaxed) &&
+               !ringo__ev_ready(w)) {
             for (int k = 0; k < 64; k++)
                 ringo__cpu_relax();
         }
@@ -758,6 +762,8 @@ static ringo__fiber_t *find_runnable(ringo__runtime_t *rt, ringo__worker_t *w)
             w->nap_ns = NAP_MIN_NS;
             return f;
         }
+        if (ringo__ev_ready(w))
+            continue;           /* completions came in while it looked */
         go_idle(rt, w);
     }
 }
