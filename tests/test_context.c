@@ -1375,7 +1375,7 @@ static void walk_child_release(void *arg)
 static void walk_release_main(void *arg)
 {
     (void)arg;
-    long rounds = iters(300);
+    long rounds = iters(1000);
     for (long r = 0; r < rounds; r++) {
         ringo_ctx_t *parent = ringo_with_cancel(ringo_background());
         ringo_chan_t *start = ringo_chan_make(0, 0);
