@@ -28,6 +28,14 @@
  *     pending or firing, and freeing never waits for a timer;
  *   - a cancel's pin on a child it is about to visit: "ref unless already
  *     dying"; a child found dying is skipped (it unlinks itself as it goes).
+ *     The pin comes before the cancel clears the child's `attached`, and a
+ *     child found dying is not touched after that store: a dying child's
+ *     free waits in detach only while `attached` names the ancestor, and
+ *     frees the child the moment it reads NULL. (Clearing first used to let
+ *     the child's last unref, on another worker, free it between the store
+ *     and the pin: the pin then read freed memory, or pinned whatever new
+ *     context the allocator had put there and pushed that onto the work
+ *     list, corrupting the heap under load.)
  * Every entry point needs its caller to hold a reference. In builds with
  * assertions, a freed context is overwritten with a poison pattern and the
  * entry points check its magic, so a stale handle panics where it is used.
@@ -278,9 +286,13 @@ static void cancel_one(ringo_ctx_t *c, int err, int cause, ringo__list_t *work)
     ringo_chan_t *done = c->done;
     for (ringo__link_t *l; (l = ringo__list_pop_front(&c->children));) {
         ringo_ctx_t *ch = sib_ctx(l);
+        /* Pin first, then clear attached, and after a failed pin touch ch
+         * no more: a dying ch's free (detach) returns the moment it reads
+         * attached as NULL, and frees ch. */
+        bool pinned = ref_unless_dying(ch);
         atomic_store(&ch->attached, NULL);
-        if (!ref_unless_dying(ch))
-            continue;   /* being freed: nobody can look at it */
+        if (!pinned)
+            continue;   /* being freed: gone once attached is NULL */
         ringo__list_push_back(work, &ch->sib);
         /* c settles after ch, unless ch (cancelled by its own cancel
          * meanwhile) has settled already. Counted first: ch may settle

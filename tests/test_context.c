@@ -21,8 +21,9 @@
  * workers; racing cancels each return with the subtree cancelled and every
  * AfterFunc run once; a cancel takes deadlines off the timer heap; a
  * released deadline context lives until it fires (or the runtime ends);
- * debug builds panic on a freed handle. Regression: a deadline fire that
- * dropped the last reference used to wait for itself forever.
+ * debug builds panic on a freed handle. Regressions: a deadline fire that
+ * dropped the last reference used to wait for itself forever; a parent's
+ * cancel used to pin a child its last unref was freeing at that moment.
  *
  * Fibers other than main never assert (cmocka cannot unwind them): they
  * count failures with CHECK, and each test asserts the count is zero.
@@ -1331,6 +1332,75 @@ static void test_deadline_fire_drops_last_reference(void **state)
     }
 }
 
+/* ---- regression: a parent's cancel meets children released at that moment -------------------- */
+
+/* Used to corrupt the heap under load: the parent's cancel took a child off
+ * its list and cleared the child's `attached` before pinning it; the
+ * child's own cancel and last unref, on another worker, then read
+ * `attached` as NULL and freed the child in between, so the pin read freed
+ * memory, or pinned (and cancelled, and later unpinned) whatever new
+ * context the allocator had put there. Here every child's fiber releases
+ * its child while the parent's cancel walks the list, after hammering the
+ * child's count (the pin's CAS then retries, which widens the window), and
+ * at once makes a context of its own, likely in the child's memory: a
+ * cancel that mistook it for the child would have cancelled it. More
+ * workers than CPUs, so the walker is preempted in the window now and
+ * then. ASan reports the read itself. */
+#define WALK_CHILDREN 64
+
+struct walk_child {
+    ringo_ctx_t *ctx;           /* the creator's reference, handed over */
+    ringo_chan_t *start;        /* closed when the parent's cancel starts */
+    ringo_waitgroup_t *wg;
+    int spins;
+};
+
+static void walk_child_release(void *arg)
+{
+    struct walk_child w = *(struct walk_child *)arg;
+    CHECK(!ringo_chan_recv(w.start, NULL));
+    for (int i = 0; i < w.spins; i++)
+        ringo_ctx_unref(ringo_ctx_ref(w.ctx));
+    ringo_cancel(w.ctx);
+    ringo_ctx_unref(w.ctx);
+    ringo_ctx_t *mine = ringo_with_cancel(ringo_background());
+    CHECK(mine != NULL);
+    ringo_yield();
+    CHECK(ringo_ctx_err(mine) == 0);
+    ringo_cancel(mine);
+    ringo_ctx_unref(mine);
+    ringo_waitgroup_done(w.wg);
+}
+
+static void walk_release_main(void *arg)
+{
+    (void)arg;
+    long rounds = iters(1000);
+    for (long r = 0; r < rounds; r++) {
+        ringo_ctx_t *parent = ringo_with_cancel(ringo_background());
+        ringo_chan_t *start = ringo_chan_make(0, 0);
+        ringo_waitgroup_t wg = {0};
+        ringo_waitgroup_add(&wg, WALK_CHILDREN);
+        for (int i = 0; i < WALK_CHILDREN; i++) {
+            struct walk_child w = {ringo_with_cancel(parent), start, &wg, (int)((i * 37 + r) % 200)};
+            CHECK(w.ctx != NULL);
+            CHECK(ringo_go_copy(walk_child_release, &w, sizeof(w)) == 0);
+        }
+        ringo_chan_close(start);
+        ringo_cancel(parent);
+        CHECK(ringo_ctx_err(parent) == -ECANCELED);
+        ringo_ctx_unref(parent);
+        ringo_waitgroup_wait(&wg);
+        ringo_chan_unref(start);
+    }
+}
+
+static void test_parent_cancel_meets_released_children(void **state)
+{
+    (void)state;
+    run_checked(4, walk_release_main, NULL);
+}
+
 /* ---- regression: cancel twice; an early cancel, then the deferred one ---------------------- */
 
 /* Used to be a double free: ringo_cancel also released the creator's
@@ -1674,6 +1744,7 @@ int main(void)
         cmocka_unit_test(test_shared_across_workers),
         cmocka_unit_test(test_generator_stopped_by_cancel),
         cmocka_unit_test(test_deadline_fire_drops_last_reference),
+        cmocka_unit_test(test_parent_cancel_meets_released_children),
         cmocka_unit_test(test_cancel_twice),
         cmocka_unit_test(test_early_cancel_then_defer_cancel),
         cmocka_unit_test(test_concurrent_cancels_run_after_funcs_once),
