@@ -47,12 +47,12 @@ void ringo_sleep(ringo_duration_t d)
         return;
     }
     int64_t now = ringo__now();
-    /* The timer lives in this frame, which outlives it: it fires (or the
-     * run's end unlinks it) while the fiber is parked right here. */
-    ringo__timer_t t = {.heap_index = -1, .fire = sleep_fire, .arg = f};
-    t.when = d > INT64_MAX - now ? INT64_MAX : now + d;
+    ringo__timer_t *t = &f->sleep_timer;
+    t->when = d > INT64_MAX - now ? INT64_MAX : now + d;
+    t->fire = sleep_fire;
+    t->arg = f;
     w->now_cached = now;
     ringo__park_prepare("sleep");
-    ringo__timer_add(w, &t);
+    ringo__timer_add(w, t);
     ringo__park();
 }

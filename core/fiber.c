@@ -190,6 +190,7 @@ static int spawn(void (*fn)(void *), void *arg, const void *copy, size_t size,
     ringo__fiber_t *parent = w ? atomic_load_explicit(&w->current, memory_order_relaxed) : NULL;
     f->parent_id = parent ? parent->id : 0;
     f->id = w ? ringo__next_fiber_id(w) : atomic_fetch_add(&rt->id_source, 1);
+    f->sleep_timer.heap_index = -1;
     init_frame(f, top);
 #ifdef RINGO_TSAN
     char name[96];
@@ -205,15 +206,13 @@ static int spawn(void (*fn)(void *), void *arg, const void *copy, size_t size,
         RINGO__STAT_INC(w, spawns);
         atomic_store_explicit(&w->spawned,
             atomic_load_explicit(&w->spawned, memory_order_relaxed) + 1, memory_order_relaxed);
-        ringo__runq_put_fresh(w, f);
-        /* A new fiber may run in parallel: a sleeping worker comes for it
-         * (a napping one looks by itself; see sched.c). */
-        ringo__wakep_sleeper(rt);
+        ringo__runq_put(w, f, true);
     } else {
         atomic_fetch_add(&rt->ext_spawned, 1);
         ringo__global_put(rt, &f, 1);
-        ringo__wakep(rt);
     }
+    /* A new fiber may run in parallel: let an idle worker come for it. */
+    ringo__wakep(rt);
     return 0;
 }
 
@@ -433,10 +432,11 @@ void ringo__ready(ringo__fiber_t *f)
     if (w) {
         /* Go's rule: the readied fiber runs next on the waker's worker. */
         ringo__runq_put(w, f, true);
-        /* Wake a sleeping worker only if there is now more here than the
-         * waker will hand over when it blocks; never a napping one. */
-        if (ringo__runq_backlog(w))
-            ringo__wakep_sleeper(rt);
+        /* Wake an idle worker only if there is now more here than the
+         * waker will hand over when it blocks. */
+        if (atomic_load_explicit(&w->rq.tail, memory_order_relaxed) !=
+            atomic_load_explicit(&w->rq.head, memory_order_relaxed))
+            ringo__wakep(rt);
     } else {
         ringo__global_put(rt, &f, 1);
         ringo__wakep(rt);

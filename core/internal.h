@@ -134,9 +134,7 @@ enum ringo__fiber_state {
 
 /* A fiber lives at the top of its own stack slot, so spawning allocates
  * nothing beyond the pooled stack and a dump can find every fiber by walking
- * the slots. Spawning writes the whole record and the worker that runs the
- * fiber reads it, often on another core: it is kept to two cache lines
- * (the sanitizers' fields exist only in their builds). */
+ * the slots. */
 struct ringo__fiber {
     void *sp;                           /* saved stack pointer while switched out */
     _Atomic int state;                  /* enum ringo__fiber_state */
@@ -153,6 +151,10 @@ struct ringo__fiber {
     const char *fn_name;
     int line;
     uint64_t parent_id;
+    ringo__timer_t sleep_timer;         /* ringo_sleep needs no allocation */
+    void *tsan_fiber;
+    void *race_token;                   /* TSan: this fiber's sync objects (see below) */
+    void *asan_fake_stack;
     /* ringo_exit's unwind (fiber.c): its exception object, which lives in
      * fiber_entry's frame, above every frame the unwind leaves. */
     struct _Unwind_Exception *exit_unwind;
@@ -160,17 +162,7 @@ struct ringo__fiber {
      * blocks (sync/waitq.h); written by the fiber itself, read at the run's
      * end by ringo__abandon_hook. */
     void *sync_waiters;
-#ifdef RINGO_TSAN
-    void *tsan_fiber;
-    void *race_token;                   /* this fiber's sync objects (see below) */
-#endif
-#ifdef RINGO_ASAN
-    void *asan_fake_stack;
-#endif
 } RINGO__ALIGNED;
-#if !defined(RINGO_TSAN) && !defined(RINGO_ASAN)
-_Static_assert(sizeof(struct ringo__fiber) <= 2 * RINGO__CACHELINE, "a fiber record is two cache lines");
-#endif
 
 /* TSan's sync objects for one fiber's life: spawn -> start and ready ->
  * resume (RINGO__RACE_FIBER), and a parked waiter -> the partner that takes
@@ -180,14 +172,9 @@ _Static_assert(sizeof(struct ringo__fiber) <= 2 * RINGO__CACHELINE, "a fiber rec
  * slot's TSan context, see stack.c) does not also inherit its predecessor's
  * edges through stale sync objects. Plain threads use their waiter's
  * address. */
-#ifdef RINGO_TSAN
 #define RINGO__RACE_FIBER(f) ((f)->race_token)
 #define RINGO__RACE_WAITER(wt) \
     ((wt)->fiber ? (void *)((char *)(wt)->fiber->race_token + 1) : (void *)(wt))
-#else
-#define RINGO__RACE_FIBER(f) ((void *)(f))
-#define RINGO__RACE_WAITER(wt) ((void *)(wt))
-#endif
 
 /* A blocked waiter that may be a fiber or a plain thread: fibers park,
  * other threads sleep on a futex. The same three steps as park/ready:
@@ -222,12 +209,9 @@ const char *ringo__fiber_doing(const ringo__fiber_t *f, bool *waiting);
 
 /* ---- the worker ------------------------------------------------------------ */
 
-/* A worker's run queue: a deque of fibers (sched.c). ht holds head (bits
- * 0-31) and tail (bits 32-63) in one word, so the owner may pop at either
- * end while thieves take batches from the head; every change is an atomic
- * update of ht. A slot's low bit marks a fiber that has not run yet. */
 struct ringo__runq {
-    _Atomic uint64_t ht RINGO__ALIGNED;
+    _Atomic uint32_t head RINGO__ALIGNED;  /* consumers (owner, thieves) CAS it */
+    _Atomic uint32_t tail;                 /* written by the owner only */
     _Atomic(ringo__fiber_t *) runnext;
     _Atomic(ringo__fiber_t *) slots[RINGO__RUNQ_SIZE];
 };
@@ -254,11 +238,6 @@ struct ringo__worker {
     ringo__fiber_t *post_fiber;
     uint32_t schedtick;                 /* switches since start; paces the periodic poll */
     uint32_t runnext_streak;
-    uint32_t fresh_streak;              /* LIFO pops of fresh fibers in a row */
-    uint32_t fair_head;                 /* queue head at fair_since (sched.c) */
-    int64_t fair_since;
-    int64_t nap_ns;                     /* next nap's length (sched.c) */
-    struct ringo__look *looks;          /* per victim: what a thief saw last (sched.c) */
     uint64_t rng;
     uint64_t id_next, id_end;           /* batch of fiber ids */
     unsigned stack_cached;
@@ -269,7 +248,6 @@ struct ringo__worker {
     _Atomic(ringo__fiber_t *) current RINGO__ALIGNED;  /* NULL: in the scheduler */
     _Atomic int sleeping;               /* published before sleeping in the ring */
     _Atomic int wake_pending;           /* a wake-up is on its way */
-    _Atomic int napping;                /* asleep for a nap: ready() does not wake it */
     _Atomic uint64_t spawned, exited;   /* fiber accounting, owner-written */
     _Atomic int64_t inflight;           /* submitted ops whose completion has not run */
     _Atomic int tid;                    /* the thread running it, 0 for none (sched.c) */
@@ -373,7 +351,6 @@ struct ringo__runtime {
      * worker woke while it looked. */
     _Atomic uint64_t idle;
     _Atomic unsigned nspinning;         /* workers looking for work */
-    _Atomic unsigned nnapping;          /* sleeping workers that are napping */
     int caller_tid;                     /* the thread in ringo_run */
     _Atomic int monitor_tid;
     _Atomic int exit_requested;         /* ringo_main: main returned */
@@ -509,14 +486,6 @@ static inline ringo__worker_t *ringo__self(void)
 static inline unsigned ringo__idle_count(uint64_t v) { return (unsigned)(v & 0xffff); }
 static inline unsigned ringo__live_count(uint64_t v) { return (unsigned)((v >> 16) & 0xffff); }
 void ringo__runq_put(ringo__worker_t *w, ringo__fiber_t *f, bool next);
-/* Queues a fiber that has never run (spawn): the owner runs fresh fibers
- * newest first, thieves take the oldest. */
-void ringo__runq_put_fresh(ringo__worker_t *w, ringo__fiber_t *f);
-/* True if w's queue holds fibers besides runnext (owner's view). */
-bool ringo__runq_backlog(ringo__worker_t *w);
-/* Like ringo__wakep, but wakes only a worker in a deep sleep, never a
- * napping one (which looks for work by itself, see sched.c). */
-void ringo__wakep_sleeper(ringo__runtime_t *rt);
 void ringo__global_put(ringo__runtime_t *rt, ringo__fiber_t *const *fs, size_t n);
 void ringo__wakep(ringo__runtime_t *rt);
 void ringo__wake_all(ringo__runtime_t *rt);

@@ -373,10 +373,8 @@ static void runtime_free(ringo__runtime_t *rt)
     if (!rt)
         return;
     if (rt->workers) {
-        for (unsigned i = 0; i < rt->nworkers; i++) {
+        for (unsigned i = 0; i < rt->nworkers; i++)
             ringo__timers_free(&rt->workers[i]);
-            ringo__free(rt->workers[i].looks);
-        }
         ringo__free(rt->workers);
     }
     ringo__stacks_fini(rt);

@@ -113,7 +113,7 @@ void AnnotateIgnoreWritesEnd(const char *file, int line);
 #  define RINGO_TSAN_CURRENT() NULL
 #  define RINGO_TSAN_CREATE() NULL
 #  define RINGO_TSAN_DESTROY(f) ((void)(f))
-#  define RINGO_TSAN_SWITCH(f) ((void)0)
+#  define RINGO_TSAN_SWITCH(f) ((void)(f))
 #  define RINGO_TSAN_NAME(f, name) ((void)0)
 #  define RINGO_RACE_ACQUIRE(addr) ((void)(addr))
 #  define RINGO_RACE_RELEASE(addr) ((void)(addr))

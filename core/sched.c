@@ -1,59 +1,28 @@
 /* core/sched.c - the scheduler: run queues, work stealing, idling in the ring.
  *
- * Why it is built this way (measured on a 2-core VM where moving one cache
- * line between the cores costs 230 ns or more): with fine-grained channel
- * traffic (a worker pool, a pipeline, a select fan-in) a second worker that
- * steals eagerly made every rendezvous cross cores - the channel lock, the
- * waiter, the fiber record and the run queue each changing hands - and ran
- * 3-6x slower than one worker (perf: 40% in the channel spin locks and
- * the fiber state CAS; ~20% of switches were steals). Spawn-heavy trees
- * run breadth first through a FIFO queue kept a million fibers' stacks
- * live (skynet: 640 MB, 160k page faults). Hence: steal only work that is
- * waiting, run fresh fibers depth first, and let idle workers nap.
- *
  * Each worker owns a 256-slot run queue plus a runnext slot (Go's P). The
- * queue is a deque whose head and tail share one word (rq.ht), so every
- * change is one atomic update and the owner may pop at either end while
- * thieves take batches from the head. A readied fiber goes to runnext of
- * the worker that readied it and runs next there (Go's rule: it inherits
- * the waker's cache and time slice); the fiber it displaces goes to the
- * tail. A spawned fiber goes to the tail tagged fresh (the slot's low
- * bit); the owner pops a fresh tail first (LIFO: a spawn tree runs depth
- * first, its stacks reused while hot), else the head (FIFO). Fairness:
- * after 64 runnext hand-offs in a row the queue gets a turn; after 64 LIFO
- * pops the head goes next if it ran before, or if it is fresh and has sat
- * there for FAIR_NS. A full queue spills its older half to the global
- * queue, which has one mutex and is visited by the owner every 61
- * scheduling rounds so nothing starves.
+ * owner pushes at the tail; the owner and thieves pop at the head with a
+ * CAS, so stealing takes no lock. A readied or new fiber goes to runnext of
+ * the worker that readied it and runs next there (Go's rule: it inherits the
+ * waker's cache and time slice); the fiber it displaces goes to the queue.
+ * A full queue spills half to the global queue, which has one mutex and is
+ * visited by the owner every 61 scheduling rounds so nothing starves.
  *
  * Finding work (find_runnable, on the scheduler context g0):
  *   1. timers due and ring completions of this worker (no syscall);
  *   2. runnext / local queue / global queue;
- *   3. spin for SPIN_NS (cut short by completions on its own ring, which
- *      send it back to 1), looking at the other workers every STEAL_POLL_NS
- *      (a look pulls a victim's queue line away from its owner, so looks
- *      are sparse) and stealing the older half of a victim's queue only
- *      if it is work the victim is not about to run: a fiber that was
- *      queued already at a look STEAL_OLD_NS ago, or anything once the
- *      victim has not switched for STEAL_STUCK_NS (one fiber holds it;
- *      runnext too then), or anything of a sleeping victim; the global
- *      queue at once;
- *   4. sleep in io_uring_submit_and_wait_timeout on its own ring. While
- *      another worker is busy the sleep is a nap (50 us, doubling to 1 ms
- *      while nothing turns up) after which it looks again; otherwise it
- *      sleeps until a wake-up, completion or its nearest timer. This is
- *      the only place a worker sleeps.
+ *   3. spin briefly stealing half of a random victim's queue (runnext last),
+ *      cut short by completions on its own ring (back to 1.);
+ *   4. sleep in io_uring_submit_and_wait_timeout on its own ring, the timeout
+ *      being its nearest timer. This is the only place a worker sleeps.
  *
  * Wake-ups without lost work: a worker publishes `sleeping` and counts
  * itself idle in rt->idle (seq_cst), then re-checks every queue; a waker
  * publishes work, then (after a full fence) reads nspinning and rt->idle
- * (ringo__wakep). One of the two always sees the other. A napping worker
- * needs no wake-up (it looks again soon), so ready() and spawn wake only
- * deep sleepers (ringo__wakep_sleeper) and the busy worker makes no
- * syscall per hand-off; the global queue, the monitor and spares wake
- * anyone. A spinning worker finding work wakes another if it was the last
- * spinner, so bursts fan out. wake_pending (set by the waker, cleared when
- * the wake-up CQE is reaped) keeps a sleeper from being sent two MSG_RINGs.
+ * (ringo__wakep). One of the two always sees the other. A spinning worker
+ * finding work wakes another if it was the last spinner, so bursts fan out.
+ * wake_pending (set by the waker, cleared when the wake-up CQE is reaped)
+ * keeps a sleeper from being sent two MSG_RINGs.
  *
  * Spare workers (rt->workers[nprocs..]; the monitor starts and retires
  * them, see monitor.c) run this same loop. An ACTIVE spare is a worker like
@@ -68,9 +37,9 @@
  *
  * Lock rules: only rt->global_lock (the global queue list). Run queues are
  * lock-free; runnext is an atomic pointer any consumer may CAS away, and
- * every consumer, the owner too, updates rq.ht with a CAS: a thief
- * (another worker, a spare, the monitor) may be at the queue at any time,
- * even when only one worker is configured. w->looks is its owner's.
+ * every consumer, the owner too, pops with a CAS: a thief (another worker,
+ * a spare, the monitor) may be at the queue at any time, even when only
+ * one worker is configured.
  */
 #include "internal.h"
 #include "sanitizer.h"
@@ -79,15 +48,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SPIN_NS (40 * RINGO_MICROSECOND)
-#define STEAL_POLL_NS (4 * RINGO_MICROSECOND)
-#define STEAL_STUCK_NS (50 * RINGO_MICROSECOND)
-#define STEAL_OLD_NS (50 * RINGO_MICROSECOND)
-#define NAP_MIN_NS (50 * RINGO_MICROSECOND)
-#define NAP_MAX_NS (1 * RINGO_MILLISECOND)
+#define SPIN_NS (20 * RINGO_MICROSECOND)
 #define RUNNEXT_STREAK_MAX 64
-#define FRESH_STREAK_MAX 64
-#define FAIR_NS (20 * RINGO_MILLISECOND)
 
 _Thread_local ringo__worker_t *ringo__tls_worker __attribute__((tls_model("initial-exec")));
 _Thread_local bool ringo__tls_is_monitor __attribute__((tls_model("initial-exec")));
@@ -186,148 +148,80 @@ static ringo__fiber_t *global_get(ringo__runtime_t *rt, ringo__worker_t *w)
 
 /* ---- the local run queue ------------------------------------------------------ */
 
-#define FRESH ((uintptr_t)1)    /* slot tag: the fiber has not run yet */
-
-static inline uint32_t ht_head(uint64_t v) { return (uint32_t)v; }
-static inline uint32_t ht_tail(uint64_t v) { return (uint32_t)(v >> 32); }
-static inline uint64_t ht_make(uint32_t h, uint32_t t) { return (uint64_t)t << 32 | h; }
-static inline ringo__fiber_t *untag(ringo__fiber_t *f)
+static inline uint32_t runq_len(struct ringo__runq *q)
 {
-    return (ringo__fiber_t *)((uintptr_t)f & ~FRESH);
+    return atomic_load_explicit(&q->tail, memory_order_acquire) -
+           atomic_load_explicit(&q->head, memory_order_acquire);
 }
 
 static inline bool runq_empty(struct ringo__runq *q)
 {
-    uint64_t v = atomic_load_explicit(&q->ht, memory_order_acquire);
-    return ht_head(v) == ht_tail(v) && !atomic_load_explicit(&q->runnext, memory_order_acquire);
+    return runq_len(q) == 0 && !atomic_load_explicit(&q->runnext, memory_order_acquire);
 }
 
-bool ringo__runq_backlog(ringo__worker_t *w)
-{
-    uint64_t v = atomic_load_explicit(&w->rq.ht, memory_order_relaxed);
-    return ht_head(v) != ht_tail(v);
-}
-
+/* Moves half the full queue plus f to the global queue. False if a thief
+ * got there first (the queue is no longer full: retry the fast path). */
 #define container_of_runq(q) ((ringo__worker_t *)((char *)(q) - offsetof(ringo__worker_t, rq)))
 
-/* Moves the older half of the full queue plus f to the global queue. False
- * if the queue changed meanwhile (a thief: retry the fast path). */
-static bool runq_put_slow(ringo__runtime_t *rt, struct ringo__runq *q, ringo__fiber_t *f, uint64_t v)
+static bool runq_put_slow(ringo__runtime_t *rt, struct ringo__runq *q, ringo__fiber_t *f,
+                          uint32_t h, uint32_t t)
 {
     enum { HALF = RINGO__RUNQ_SIZE / 2 };
     /* May run on a fiber's stack (spawn, ready): use the worker's scratch. */
     ringo__fiber_t **batch = (ringo__fiber_t **)container_of_runq(q)->scratch;
-    uint32_t h = ht_head(v), t = ht_tail(v);
-    for (uint32_t i = 0; i < HALF; i++)
-        batch[i] = untag(atomic_load_explicit(&q->slots[(h + i) % RINGO__RUNQ_SIZE],
-                                              memory_order_relaxed));
-    if (!atomic_compare_exchange_strong_explicit(&q->ht, &v, ht_make(h + HALF, t),
+    uint32_t n = (t - h) / 2;
+    if (n != HALF)
+        return false;
+    for (uint32_t i = 0; i < n; i++)
+        batch[i] = atomic_load_explicit(&q->slots[(h + i) % RINGO__RUNQ_SIZE], memory_order_relaxed);
+    if (!atomic_compare_exchange_strong_explicit(&q->head, &h, h + n,
                                                  memory_order_acq_rel, memory_order_relaxed))
         return false;
-    batch[HALF] = untag(f);
-    ringo__global_put(rt, batch, HALF + 1);
+    batch[n] = f;
+    ringo__global_put(rt, batch, n + 1);
     return true;
-}
-
-/* Pushes f (tagged or not) at the tail; only the owner pushes. */
-static void runq_push(ringo__worker_t *w, ringo__fiber_t *f)
-{
-    struct ringo__runq *q = &w->rq;
-    for (;;) {
-        uint64_t v = atomic_load_explicit(&q->ht, memory_order_acquire);
-        uint32_t h = ht_head(v), t = ht_tail(v);
-        if (t - h < RINGO__RUNQ_SIZE) {
-            atomic_store_explicit(&q->slots[t % RINGO__RUNQ_SIZE], f, memory_order_relaxed);
-            /* Release: the slot before the tail that covers it. Thieves
-             * only move the head, so adding to the tail half is exact. */
-            atomic_fetch_add_explicit(&q->ht, (uint64_t)1 << 32, memory_order_release);
-            return;
-        }
-        if (runq_put_slow(ringo__rt, q, f, v))
-            return;
-    }
 }
 
 void ringo__runq_put(ringo__worker_t *w, ringo__fiber_t *f, bool next)
 {
+    struct ringo__runq *q = &w->rq;
     if (next) {
-        f = atomic_exchange_explicit(&w->rq.runnext, f, memory_order_acq_rel);
+        f = atomic_exchange_explicit(&q->runnext, f, memory_order_acq_rel);
         if (!f)
             return;
         /* The displaced fiber goes to the tail. */
     }
-    runq_push(w, f);
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+        if (t - h < RINGO__RUNQ_SIZE) {
+            atomic_store_explicit(&q->slots[t % RINGO__RUNQ_SIZE], f, memory_order_relaxed);
+            atomic_store_explicit(&q->tail, t + 1, memory_order_release);
+            return;
+        }
+        if (runq_put_slow(ringo__rt, q, f, h, t))
+            return;
+    }
 }
 
-void ringo__runq_put_fresh(ringo__worker_t *w, ringo__fiber_t *f)
+static ringo__fiber_t *runq_pop_queue(struct ringo__runq *q)
 {
-    runq_push(w, (ringo__fiber_t *)((uintptr_t)f | FRESH));
-}
-
-/* Pops the newest fiber (tail) if it is fresh and `lifo`, else the
- * oldest (head). */
-static ringo__fiber_t *runq_pop(struct ringo__runq *q, bool lifo, bool *was_fresh)
-{
-    /* Atomic even with one worker: the monitor drains a hogged worker's
+    /* A CAS even with one worker: the monitor drains a hogged worker's
      * queue and a spare steals from it, both at any moment. */
     for (;;) {
-        uint64_t v = atomic_load_explicit(&q->ht, memory_order_acquire);
-        uint32_t h = ht_head(v), t = ht_tail(v);
+        uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
         if (t == h)
             return NULL;
-        ringo__fiber_t *f = atomic_load_explicit(&q->slots[(t - 1) % RINGO__RUNQ_SIZE],
-                                                 memory_order_relaxed);
-        uint64_t nv;
-        if (lifo && ((uintptr_t)f & FRESH)) {
-            nv = ht_make(h, t - 1);
-        } else {
-            f = atomic_load_explicit(&q->slots[h % RINGO__RUNQ_SIZE], memory_order_relaxed);
-            nv = ht_make(h + 1, t);
-        }
-        if (atomic_compare_exchange_weak_explicit(&q->ht, &v, nv,
-                                                  memory_order_acq_rel, memory_order_relaxed)) {
-            *was_fresh = (uintptr_t)f & FRESH;
-            /* The fiber likely next is often cold (made or last run on
-             * another core): start fetching its record now. */
-            if (ht_head(nv) != ht_tail(nv)) {
-                ringo__fiber_t *n = untag(atomic_load_explicit(
-                    &q->slots[(ht_tail(nv) - 1) % RINGO__RUNQ_SIZE], memory_order_relaxed));
-                __builtin_prefetch(n, 1);
-                __builtin_prefetch((char *)n + RINGO__CACHELINE, 1);
-            }
-            return untag(f);
-        }
+        ringo__fiber_t *f = atomic_load_explicit(&q->slots[h % RINGO__RUNQ_SIZE], memory_order_relaxed);
+        if (atomic_compare_exchange_weak_explicit(&q->head, &h, h + 1,
+                                                  memory_order_acq_rel, memory_order_relaxed))
+            return f;
     }
 }
 
-/* After a streak of LIFO pops: may the owner go on popping fresh fibers
- * newest first? Not if the oldest fiber has run before (readied, yielded:
- * it goes next), nor if a fresh one has sat at the head for FAIR_NS; a
- * fresh head younger than that waits, so that a spawn tree runs depth
- * first and few of its subtrees are pending at once. */
-static bool lifo_fair(ringo__worker_t *w)
-{
-    uint64_t v = atomic_load_explicit(&w->rq.ht, memory_order_acquire);
-    uint32_t h = ht_head(v);
-    if (h == ht_tail(v))
-        return true;
-    ringo__fiber_t *oldest = atomic_load_explicit(&w->rq.slots[h % RINGO__RUNQ_SIZE],
-                                                  memory_order_relaxed);
-    if (!((uintptr_t)oldest & FRESH))
-        return false;
-    int64_t now = ringo__now();
-    if (h != w->fair_head) {
-        w->fair_head = h;
-        w->fair_since = now;
-        return true;
-    }
-    return now - w->fair_since < FAIR_NS;
-}
-
-/* Owner's pop: runnext first, then the newest fresh fiber, then the oldest
- * one. Streaks are bounded so nothing starves: a long run of runnext
- * hand-offs (two fibers ping-ponging) yields to the queue, a long run of
- * fresh fibers to its head (lifo_fair). */
+/* Owner's pop: runnext first, except that a long streak of runnext hand-offs
+ * (two fibers ping-ponging) yields to the queue so it cannot starve. */
 static ringo__fiber_t *runq_get(ringo__worker_t *w)
 {
     struct ringo__runq *q = &w->rq;
@@ -341,16 +235,9 @@ static ringo__fiber_t *runq_get(ringo__worker_t *w)
         }
     }
     w->runnext_streak = 0;
-    bool lifo = true, fresh = false;
-    if (w->fresh_streak >= FRESH_STREAK_MAX) {
-        lifo = lifo_fair(w);
-        w->fresh_streak = 0;
-    }
-    f = runq_pop(q, lifo, &fresh);
-    if (f) {
-        w->fresh_streak = fresh && lifo ? w->fresh_streak + 1 : 0;
+    f = runq_pop_queue(q);
+    if (f)
         return f;
-    }
     f = atomic_load_explicit(&q->runnext, memory_order_relaxed);
     if (f && atomic_compare_exchange_strong_explicit(&q->runnext, &f, NULL,
                                                      memory_order_acq_rel, memory_order_relaxed))
@@ -358,14 +245,13 @@ static ringo__fiber_t *runq_get(ringo__worker_t *w)
     return NULL;
 }
 
-/* Grabs the older half of victim's queue into batch, tags kept (Go's
- * runqgrab). With take_runnext, an otherwise empty victim gives up its
- * runnext. */
+/* Grabs half of victim's queue into batch (Go's runqgrab). With
+ * take_runnext, an otherwise empty victim gives up its runnext. */
 static uint32_t runq_grab(struct ringo__runq *q, ringo__fiber_t **batch, bool take_runnext)
 {
-    for (int tries = 0; tries < 64; tries++) {
-        uint64_t v = atomic_load_explicit(&q->ht, memory_order_acquire);
-        uint32_t h = ht_head(v), t = ht_tail(v);
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&q->tail, memory_order_acquire);
         uint32_t n = t - h;
         n = n - n / 2;
         if (n == 0) {
@@ -380,16 +266,14 @@ static uint32_t runq_grab(struct ringo__runq *q, ringo__fiber_t **batch, bool ta
             }
             return 0;
         }
+        if (n > RINGO__RUNQ_SIZE / 2)
+            continue;       /* read head and tail at different times */
         for (uint32_t i = 0; i < n; i++)
             batch[i] = atomic_load_explicit(&q->slots[(h + i) % RINGO__RUNQ_SIZE], memory_order_relaxed);
-        /* Fails if the owner pushed or popped meanwhile: the slots read
-         * may be stale (a tail pop can reach below the batch's end). */
-        if (atomic_compare_exchange_strong_explicit(&q->ht, &v, ht_make(h + n, t),
+        if (atomic_compare_exchange_strong_explicit(&q->head, &h, h + n,
                                                     memory_order_acq_rel, memory_order_relaxed))
             return n;
-        ringo__cpu_relax();
     }
-    return 0;   /* the owner is busy at its queue: it needs no help now */
 }
 
 static ringo__fiber_t *steal_from(ringo__worker_t *w, ringo__worker_t *victim, bool take_runnext)
@@ -398,12 +282,11 @@ static ringo__fiber_t *steal_from(ringo__worker_t *w, ringo__worker_t *victim, b
     uint32_t n = runq_grab(&victim->rq, batch, take_runnext);
     if (!n)
         return NULL;
-    /* The oldest runs now; the rest keep their order and tags here. */
-    for (uint32_t i = 1; i < n; i++)
-        runq_push(w, batch[i]);
+    for (uint32_t i = 0; i + 1 < n; i++)
+        ringo__runq_put(w, batch[i], false);
     atomic_store_explicit(&w->stats.steals,
         atomic_load_explicit(&w->stats.steals, memory_order_relaxed) + n, memory_order_relaxed);
-    return untag(batch[0]);
+    return batch[n - 1];
 }
 
 unsigned ringo__runq_drain(ringo__worker_t *victim)
@@ -412,8 +295,6 @@ unsigned ringo__runq_drain(ringo__worker_t *victim)
     unsigned total = 0;
     uint32_t n;
     while ((n = runq_grab(&victim->rq, batch, true)) > 0) {
-        for (uint32_t i = 0; i < n; i++)
-            batch[i] = untag(batch[i]);
         ringo__global_put(ringo__rt, batch, n);
         total += n;
     }
@@ -422,7 +303,7 @@ unsigned ringo__runq_drain(ringo__worker_t *victim)
 
 /* ---- waking idle workers ------------------------------------------------------ */
 
-static bool wake_one(ringo__runtime_t *rt, bool nappers)
+static bool wake_one(ringo__runtime_t *rt)
 {
     unsigned n = nslots(rt), start = ringo__rand(n);
     for (unsigned i = 0; i < n; i++) {
@@ -430,8 +311,6 @@ static bool wake_one(ringo__runtime_t *rt, bool nappers)
         if (ringo__is_spare(rt, v) &&
             atomic_load(&v->spare_state) != RINGO__SPARE_ACTIVE)
             continue;       /* retiring: it would not take the work */
-        if (!nappers && atomic_load(&v->napping))
-            continue;
         if (atomic_load(&v->sleeping) && !atomic_load(&v->wake_pending) &&
             !atomic_exchange(&v->wake_pending, 1)) {
             ringo__ev_wake(v);
@@ -450,18 +329,7 @@ void ringo__wakep(ringo__runtime_t *rt)
         return;     /* a spinner will find the work */
     if (ringo__idle_count(atomic_load_explicit(&rt->idle, memory_order_relaxed)) == 0)
         return;
-    wake_one(rt, true);
-}
-
-void ringo__wakep_sleeper(ringo__runtime_t *rt)
-{
-    atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(&rt->nspinning, memory_order_relaxed) != 0)
-        return;
-    if (ringo__idle_count(atomic_load_explicit(&rt->idle, memory_order_relaxed)) <=
-        atomic_load_explicit(&rt->nnapping, memory_order_relaxed))
-        return;
-    wake_one(rt, false);
+    wake_one(rt);
 }
 
 void ringo__wake_all(ringo__runtime_t *rt)
@@ -506,92 +374,38 @@ static bool any_work(ringo__runtime_t *rt)
     return false;
 }
 
-/* What a thief saw of one victim when it last took a look. */
-struct ringo__look {
-    int64_t tail_when;                  /* when tail was read; 0: not yet */
-    int64_t sw_when;                    /* when switches was last seen to move */
-    uint64_t switches;                  /* the victim's switch count */
-    uint32_t tail;                      /* the victim's queue tail */
-};
-
-/* One look at victim v: steals from it only what v is not about to run
- * itself (see the top of this file): fibers that were queued already at a
- * look STEAL_OLD_NS ago, or anything once v has not switched for
- * STEAL_STUCK_NS (one fiber holds it), or anything if v is asleep. */
-static ringo__fiber_t *look_at(ringo__worker_t *w, ringo__worker_t *v, int64_t now)
-{
-    struct ringo__look *l = &w->looks[v->index];
-    uint64_t ht = atomic_load_explicit(&v->rq.ht, memory_order_acquire);
-    uint64_t sw = atomic_load_explicit(&v->stats.switches, memory_order_relaxed);
-    if (sw != l->switches || !l->sw_when) {
-        l->switches = sw;
-        l->sw_when = now;
-    }
-    if (ht_head(ht) == ht_tail(ht) && !atomic_load_explicit(&v->rq.runnext, memory_order_relaxed)) {
-        l->tail_when = 0;
-        return NULL;
-    }
-    bool old = l->tail_when && now - l->tail_when >= STEAL_OLD_NS &&
-               (int32_t)(l->tail - ht_head(ht)) > 0;
-    bool stuck = now - l->sw_when >= STEAL_STUCK_NS ||
-                 atomic_load_explicit(&v->sleeping, memory_order_relaxed);
-    if (old || stuck) {
-        ringo__fiber_t *f = steal_from(w, v, stuck);
-        if (f) {
-            l->tail_when = 0;
-            return f;
-        }
-    }
-    /* A new tail sample only once the one it replaces is old enough to
-     * judge by. */
-    if (!l->tail_when || now - l->tail_when >= STEAL_OLD_NS) {
-        l->tail_when = now;
-        l->tail = ht_tail(ht);
-    }
-    return NULL;
-}
-
-static ringo__fiber_t *look_around(ringo__runtime_t *rt, ringo__worker_t *w, int64_t now)
-{
-    unsigned n = nslots(rt), start = ringo__rand(n);
-    for (unsigned i = 0; i < n; i++) {
-        ringo__worker_t *v = &rt->workers[(start + i) % n];
-        ringo__fiber_t *f;
-        if (v != w && (f = look_at(w, v, now)) != NULL)
-            return f;
-    }
-    return global_get(rt, w);
-}
-
 static ringo__fiber_t *spin_steal(ringo__runtime_t *rt, ringo__worker_t *w)
 {
-    if (nslots(rt) == 1)
+    unsigned n = nslots(rt);
+    if (n == 1)
         return NULL;
-    /* Like Go, keep at most half of the busy workers spinning; the others
-     * take one look and go to sleep. */
+    /* Like Go, keep at most half of the busy workers spinning. */
     uint64_t idle = atomic_load(&rt->idle);
     unsigned busy = ringo__live_count(idle) - ringo__idle_count(idle);
     if (2 * atomic_load(&rt->nspinning) >= busy)
-        return look_around(rt, w, ringo__now());
+        return NULL;
     atomic_fetch_add(&rt->nspinning, 1);
-    int64_t now = ringo__now(), deadline = now + SPIN_NS;
-    ringo__fiber_t *f;
-    for (;;) {
-        f = look_around(rt, w, now);
-        if (f || atomic_load_explicit(&rt->stopping, memory_order_relaxed) || now >= deadline ||
+    int64_t deadline = 0;
+    ringo__fiber_t *f = NULL;
+    for (unsigned round = 0;; round++) {
+        unsigned start = ringo__rand(n);
+        bool last = deadline && (round & 15) == 15 && ringo__now() >= deadline;
+        for (unsigned i = 0; i < n && !f; i++) {
+            ringo__worker_t *v = &rt->workers[(start + i) % n];
+            if (v != w)
+                f = steal_from(w, v, round >= 1);
+        }
+        if (!f)
+            f = global_get(rt, w);
+        /* Our own completions end the spin at once: find_runnable polls
+         * them before anything else. */
+        if (f || atomic_load_explicit(&rt->stopping, memory_order_relaxed) || last ||
             ringo__ev_ready(w))
             break;
-        /* Between looks, watch only what is cheap to watch: a look pulls
-         * the victims' queue lines away from their owners. Our own
-         * completions end the spin at once (find_runnable polls them). */
-        int64_t next = now + STEAL_POLL_NS;
-        while ((now = ringo__now()) < next &&
-               !atomic_load_explicit(&rt->global_len, memory_order_relaxed) &&
-               !atomic_load_explicit(&rt->stopping, memory_order_relaxed) &&
-               !ringo__ev_ready(w)) {
-            for (int k = 0; k < 64; k++)
-                ringo__cpu_relax();
-        }
+        if (!deadline)
+            deadline = ringo__now() + SPIN_NS;
+        for (int k = 0; k < 32; k++)
+            ringo__cpu_relax();
     }
     /* The last spinner to find work wakes another, so a burst fans out. */
     if (atomic_fetch_sub(&rt->nspinning, 1) == 1 && f)
@@ -664,47 +478,30 @@ void ringo__check_deadlock(ringo__runtime_t *rt)
     ringo__throw("all fibers are asleep - deadlock!");
 }
 
-/* Sleeps in the ring until a completion, a wake-up or the nearest timer,
- * or, while another worker is busy, for a nap (see the top of this file).
+/* Sleeps in the ring until a completion, a wake-up or the nearest timer.
  * Every way out of the idle section counts a wake-up in rt->idle (the
  * deadlock check relies on it). */
 static void go_idle(ringo__runtime_t *rt, ringo__worker_t *w)
 {
-    /* Napping is published before `sleeping`: a waker that skips nappers
-     * and sees sleeping without napping wakes us, at worst for nothing. */
-    atomic_store(&w->napping, 1);
     atomic_store(&w->sleeping, 1);
-    uint64_t v = atomic_fetch_add(&rt->idle, RINGO__IDLE_ONE) + RINGO__IDLE_ONE;
-    bool nap = ringo__idle_count(v) < ringo__live_count(v);
-    if (!nap)
-        atomic_store(&w->napping, 0);
-    else
-        atomic_fetch_add(&rt->nnapping, 1);
-    int64_t next = INT64_MAX;
-    if ((!nap && any_work(rt)) || atomic_load(&rt->global_len) || atomic_load(&rt->stopping) ||
-        atomic_load(&w->inbox_nonempty) ||
-        (ringo__is_spare(rt, w) && atomic_load(&w->spare_state) != RINGO__SPARE_ACTIVE))
-        goto out;
-    next = atomic_load(&w->timer_next);
-    if (!nap && next == INT64_MAX && atomic_load(&w->inflight) == 0)
+    atomic_fetch_add(&rt->idle, RINGO__IDLE_ONE);
+    if (any_work(rt) || atomic_load(&rt->stopping) || atomic_load(&w->inbox_nonempty) ||
+        (ringo__is_spare(rt, w) && atomic_load(&w->spare_state) != RINGO__SPARE_ACTIVE)) {
+        atomic_fetch_add(&rt->idle, RINGO__WAKE_ONE - RINGO__IDLE_ONE);
+        atomic_store(&w->sleeping, 0);
+        return;
+    }
+    int64_t next = atomic_load(&w->timer_next);
+    if (next == INT64_MAX && atomic_load(&w->inflight) == 0)
         ringo__check_deadlock(rt);
     int64_t timeout = -1;
     if (next != INT64_MAX) {
         int64_t now = ringo__now();
         timeout = next > now ? next - now : 0;
     }
-    if (nap && (timeout < 0 || timeout > w->nap_ns)) {
-        timeout = w->nap_ns;
-        w->nap_ns = w->nap_ns * 2 > NAP_MAX_NS ? NAP_MAX_NS : w->nap_ns * 2;
-    }
     RINGO__STAT_INC(w, sleeps);
     ringo__ev_wait(w, timeout);
-out:
     atomic_fetch_add(&rt->idle, RINGO__WAKE_ONE - RINGO__IDLE_ONE);
-    if (nap) {
-        atomic_fetch_sub(&rt->nnapping, 1);
-        atomic_store(&w->napping, 0);
-    }
     atomic_store(&w->sleeping, 0);
 }
 
@@ -758,10 +555,8 @@ static ringo__fiber_t *find_runnable(ringo__runtime_t *rt, ringo__worker_t *w)
             f = global_get(rt, w);
         if (!f)
             f = spin_steal(rt, w);
-        if (f) {
-            w->nap_ns = NAP_MIN_NS;
+        if (f)
             return f;
-        }
         if (ringo__ev_ready(w))
             continue;           /* completions came in while it looked */
         go_idle(rt, w);
@@ -772,9 +567,6 @@ void ringo__worker_loop(ringo__worker_t *w)
 {
     ringo__runtime_t *rt = ringo__rt;
     w->rng = 0x9E3779B97F4A7C15ull * (w->index + 1);
-    w->nap_ns = NAP_MIN_NS;
-    if (!w->looks && !(w->looks = ringo__calloc(rt->nworkers, sizeof(*w->looks))))
-        ringo__throw("out of memory for a worker's steal records");
     ringo__fiber_t *f;
     while ((f = find_runnable(rt, w)) != NULL) {
         w->schedtick++;

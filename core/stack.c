@@ -361,12 +361,6 @@ ringo__fiber_t *ringo__stack_get(ringo__runtime_t *rt, ringo__worker_t *w)
         slot = w->stack_cache[--w->stack_cached];
     else if (!(slot = refill(rt, w)))
         return NULL;
-    /* The next spawn's record: often last written on another core. */
-    if (w && w->stack_cached) {
-        ringo__fiber_t *next = slot_fiber(rt, w->stack_cache[w->stack_cached - 1]);
-        __builtin_prefetch(next, 1);
-        __builtin_prefetch((char *)next + RINGO__CACHELINE, 1);
-    }
     ringo__fiber_t *f = slot_fiber(rt, slot);
     char *lo = slot + rt->guard_size;
     RINGO_ASAN_UNPOISON(lo, (size_t)((char *)f - lo) + sizeof(*f));

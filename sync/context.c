@@ -261,11 +261,23 @@ static void settle(ringo_ctx_t *c)
 
 /* Go's cancel returns only once the whole subtree is cancelled, even when
  * another cancel got there first (it waits on the child's mutex): so does
- * ours. Only ringo_cancel waits; a walk never does, so every walk ends. */
+ * ours. Only ringo_cancel waits; a walk never does, so every walk ends.
+ * A few yields cover the usual short wait; after them it sleeps, 1 us
+ * doubling to 1 ms, so that many losing cancels (a thousand fibers
+ * cancelling one tree at once) leave the workers to the walks they wait
+ * for instead of cycling through each other's yields. */
 static void wait_settled(ringo_ctx_t *c)
 {
-    while (atomic_load_explicit(&c->settle_to, memory_order_acquire) != SETTLED)
-        ringo_yield();
+    int64_t nap = RINGO_MICROSECOND;
+    for (int i = 0; atomic_load_explicit(&c->settle_to, memory_order_acquire) != SETTLED; i++) {
+        if (i < 16) {
+            ringo_yield();
+            continue;
+        }
+        ringo_sleep(nap);
+        if (nap < RINGO_MILLISECOND)
+            nap *= 2;
+    }
 }
 
 /* Cancels c alone; queues its pinned children on *work. The caller holds a
