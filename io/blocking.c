@@ -305,7 +305,7 @@ static void call_abandoned(ringo__waiter_t *w, bool queued)
 
 void *ringo_blocking(void *(*fn)(void *), void *arg)
 {
-    if (!ringo__current() || ringo__io_forked())
+    if (!ringo__current() || ringo__ev_forked())
         return fn(arg);
 
     struct blocking_call c;

@@ -35,13 +35,8 @@ static ssize_t io_one(ringo_ctx_t *ctx, uint8_t opcode, int fd, const void *buf,
                       int64_t off, uint32_t flags)
 {
     ringo__io_op_t op;
-    op.ev.opcode = opcode;
-    op.ev.fd = fd;
-    op.ev.cbuf = buf;
-    op.ev.len = clamp_len(len);
-    op.ev.off = off;
-    op.ev.flags = flags;
-    op.ev.mode = 0;
+    op.ev = (ringo__ev_op_t){.opcode = opcode, .fd = fd, .cbuf = buf, .len = clamp_len(len),
+                             .off = off, .flags = flags};
     return ringo__io_wait(ctx, &op);
 }
 
@@ -112,12 +107,8 @@ int ringo_open(ringo_ctx_t *ctx, const char *path, int flags, mode_t mode)
     if (!path)
         return -EFAULT;
     ringo__io_op_t op;
-    op.ev.opcode = RINGO__EV_OPEN;
-    op.ev.fd = -1;
-    op.ev.path = path;
-    op.ev.flags = (uint32_t)(flags | O_CLOEXEC);
-    op.ev.mode = (uint32_t)mode;
-    op.ev.off = 0;
+    op.ev = (ringo__ev_op_t){.opcode = RINGO__EV_OPEN, .fd = -1, .path = path,
+                             .flags = (uint32_t)(flags | O_CLOEXEC), .mode = (uint32_t)mode};
     ssize_t fd = ringo__io_wait(ctx, &op);
     if (fd >= 0)
         ringo__fd_set_kind((int)fd, RINGO__FD_OTHER);
@@ -138,7 +129,7 @@ int ringo_close(int fd)
 {
     if (fd < 0)
         return -EBADF;
-    if (!ringo__io_forked()) {
+    if (!ringo__ev_forked()) {
         /* No entry yet: no ringo call ever waited on fd. */
         ringo__fd_entry_t *e = ringo__fd_entry(fd, false);
         if (e) {

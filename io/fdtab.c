@@ -74,7 +74,7 @@ ringo__fd_entry_t *ringo__fd_entry(int fd, bool create)
 
 void ringo__fd_set_kind(int fd, enum ringo__fd_kind kind)
 {
-    if (ringo__io_forked())
+    if (ringo__ev_forked())
         return;                 /* grow_lock may be held by a thread that is gone */
     ringo__fd_entry_t *e = ringo__fd_entry(fd, true);
     if (e)

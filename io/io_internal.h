@@ -64,12 +64,6 @@ ssize_t ringo__io_wait(ringo_ctx_t *ctx, ringo__io_op_t *op);
  * -ETIMEDOUT). For accept's back-off: registered on fd (if >= 0), so a
  * ringo_close of fd ends it with -EBADF. */
 int ringo__io_pause(ringo_ctx_t *ctx, int fd, int64_t d);
-/* True in a child made by fork() while a runtime ran: the rings, and the
- * registry's locks, are the parent's. */
-static inline bool ringo__io_forked(void)
-{
-    return ringo__ev_forked();
-}
 
 /* ---- the fd registry (fdtab.c) --------------------------------------------------- */
 

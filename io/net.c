@@ -313,12 +313,9 @@ int ringo_accept(ringo_ctx_t *ctx, int lfd, struct sockaddr_storage *peer)
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
         ringo__io_op_t op;
-        op.ev.opcode = RINGO__EV_ACCEPT;
-        op.ev.fd = lfd;
-        op.ev.addr = (struct sockaddr *)&ss;
-        op.ev.addrlen = &len;
-        op.ev.flags = SOCK_CLOEXEC;
-        op.ev.off = 0;
+        op.ev = (ringo__ev_op_t){.opcode = RINGO__EV_ACCEPT, .fd = lfd,
+                                 .addr = (struct sockaddr *)&ss, .addrlen = &len,
+                                 .flags = SOCK_CLOEXEC};
         ss.ss_family = AF_UNSPEC;
         ssize_t r = ringo__io_wait(ctx, &op);
         if (r >= 0) {
@@ -411,12 +408,8 @@ static void *resolve_fn(void *arg)
 static int connect_one(ringo_ctx_t *ctx, int fd, const struct addr *a)
 {
     ringo__io_op_t op;
-    op.ev.opcode = RINGO__EV_CONNECT;
-    op.ev.fd = fd;
-    op.ev.caddr = (const struct sockaddr *)&a->ss;
-    op.ev.socklen = a->len;
-    op.ev.off = 0;
-    op.ev.flags = 0;
+    op.ev = (ringo__ev_op_t){.opcode = RINGO__EV_CONNECT, .fd = fd,
+                             .caddr = (const struct sockaddr *)&a->ss, .socklen = a->len};
     int r = (int)ringo__io_wait(ctx, &op);
     if (r != -EINTR && r != -EINPROGRESS && r != -EALREADY)
         return r;

@@ -287,7 +287,7 @@ ssize_t ringo__io_wait(ringo_ctx_t *ctx, ringo__io_op_t *op)
     if (op->ev.opcode != RINGO__EV_TIMEOUT)
         op->ev.deadline = deadline;
     bool fiber = ringo__current() != NULL;
-    if (fiber && RINGO__UNLIKELY(ringo__io_forked()))
+    if (fiber && RINGO__UNLIKELY(ringo__ev_forked()))
         return -ECHILD;
     for (;;) {
         int err = ctx ? ringo_ctx_err(ctx) : 0;
@@ -313,9 +313,7 @@ ssize_t ringo__io_wait(ringo_ctx_t *ctx, ringo__io_op_t *op)
             if (!(ev = eagain_events(&op->ev)))
                 return res;
             ringo__io_op_t p;
-            p.ev.opcode = RINGO__EV_POLL;
-            p.ev.fd = op->ev.fd;
-            p.ev.flags = (uint32_t)ev;
+            p.ev = (ringo__ev_op_t){.opcode = RINGO__EV_POLL, .fd = op->ev.fd, .flags = (uint32_t)ev};
             ssize_t r = ringo__io_wait(ctx, &p);
             if (r < 0)
                 return r;
@@ -339,9 +337,7 @@ int ringo__io_pause(ringo_ctx_t *ctx, int fd, int64_t d)
     if (has_deadline && cd < when)
         when = cd;
     ringo__io_op_t op;
-    op.ev.opcode = RINGO__EV_TIMEOUT;
-    op.ev.fd = fd;
-    op.ev.deadline = when;
+    op.ev = (ringo__ev_op_t){.opcode = RINGO__EV_TIMEOUT, .fd = fd, .deadline = when};
     ssize_t r = ringo__io_wait(ctx, &op);
     if (r < 0)
         return (int)r;
