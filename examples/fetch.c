@@ -1,4 +1,4 @@
-/* examples/fetch.c - exercise 7 of the Go concurrency reference, for real:
+/* examples/fetch.c - the classic Go exercise, for real over TCP:
  * fetch N URLs with at most M requests in flight, results in input order,
  * over TCP from a local HTTP server the example starts itself
  * (local_http.h).

@@ -1,5 +1,5 @@
 /* examples/local_http.h - a small HTTP/1.0 server and client over ringo's
- * sockets, for the examples that make the reference's exercises real
+ * sockets, for the examples that run Go's classic exercises over TCP
  * (fetch.c, net_patterns.c, net_leak.c). Each example starts the server in
  * its own process, on a free loopback port, and talks to it with real
  * connections: ringo_listen, ringo_accept, ringo_dial, ringo_read,

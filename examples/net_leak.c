@@ -1,10 +1,11 @@
-/* examples/net_leak.c - the leak-hunting scenario (interview question 10 of
- * the Go concurrency reference) with real sockets: a service whose
- * handlers leak fibers blocked reading from a backend that never answers.
+/* examples/net_leak.c - hunting a goroutine leak (docs/guide.md, section
+ * 8) with real sockets: a service whose handlers leak fibers blocked
+ * reading from a backend that never answers.
  *
- * The backend (local_http.h, with a handler that hangs until the server
- * stops) accepts every request and never replies. The frontend's handler
- * asks it in a helper fiber and waits for the answer at most 20 ms:
+ * The backend (local_http.h, with a handler that holds each connection
+ * until the client hangs up or the server stops) accepts every request
+ * and never replies. The frontend's handler asks it in a helper fiber and
+ * waits for the answer at most 20 ms:
  *
  *   leaky   the helper reads with no deadline (a NULL context): when the
  *           handler gives up, the helper stays parked in ringo_read for

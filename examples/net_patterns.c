@@ -1,5 +1,5 @@
 /* examples/net_patterns.c - the worker pool, pipeline and fan-out/fan-in
- * patterns of chapter 6 of the Go concurrency reference over real
+ * patterns of Go concurrency (guide section 6) over real
  * connections: every job is an HTTP request to a local server the example
  * starts itself (local_http.h). patterns.c and pipeline.c show the same
  * shapes with pretend work; here each step dials, writes, reads and
