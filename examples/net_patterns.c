@@ -80,11 +80,14 @@ static void pool_worker(void *arg)
     ringo_waitgroup_done(&p->wg);
 }
 
+struct pool_closer_args { ringo_waitgroup_t *wg; ringo_chan_t *results; };  /* own reference */
+
 static void pool_closer(void *arg)
 {
-    struct pool *p = arg;
-    ringo_waitgroup_wait(&p->wg);
-    ringo_chan_close(p->results);
+    struct pool_closer_args *a = arg;
+    ringo_waitgroup_wait(a->wg);
+    ringo_chan_close(a->results);   /* ends the collector's range loop, which may */
+    ringo_chan_unref(a->results);   /* then drop its reference before we return */
 }
 
 static void worker_pool_demo(struct local_server *srv)
@@ -97,7 +100,8 @@ static void worker_pool_demo(struct local_server *srv)
         ringo_waitgroup_add(&p.wg, 1);
         check(ringo_go(pool_worker, &p) == 0, "ringo_go");
     }
-    check(ringo_go(pool_closer, &p) == 0, "ringo_go");
+    struct pool_closer_args c = {&p.wg, ringo_chan_ref(p.results)};
+    check(ringo_go_copy(pool_closer, &c, sizeof c) == 0, "ringo_go_copy");
     for (long j = 1; j <= JOBS; j++)
         ringo_chan_send(p.jobs, &j);
     ringo_chan_close(p.jobs);
