@@ -191,6 +191,7 @@ static int spawn(void (*fn)(void *), void *arg, const void *copy, size_t size,
     f->parent_id = parent ? parent->id : 0;
     f->id = w ? ringo__next_fiber_id(w) : atomic_fetch_add(&rt->id_source, 1);
     f->sleep_timer.heap_index = -1;
+    atomic_store_explicit(&f->fresh, 1, memory_order_relaxed);
     init_frame(f, top);
 #ifdef RINGO_TSAN
     char name[96];
@@ -259,6 +260,7 @@ static _Noreturn void fiber_entry(ringo__fiber_t *f)
     ringo__worker_t *w = ringo__self();
     RINGO_ASAN_FINISH_SWITCH(NULL);
     ringo__finish_switch(w);
+    atomic_store_explicit(&f->fresh, 0, memory_order_relaxed);
     RINGO_RACE_ACQUIRE(RINGO__RACE_FIBER(f));      /* the spawn's release */
     RINGO_RACE_ACQUIRE(&ringo__workers_ready);  /* every worker's TLS (errno) */
 

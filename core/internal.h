@@ -150,6 +150,9 @@ struct ringo__fiber {
     const char *file;
     const char *fn_name;
     int line;
+    /* Set at spawn, cleared when the fiber first runs: the owner's run
+     * queue pops never-run fibers newest first (sched.c). */
+    _Atomic uint8_t fresh;
     uint64_t parent_id;
     ringo__timer_t sleep_timer;         /* ringo_sleep needs no allocation */
     void *tsan_fiber;
@@ -238,6 +241,8 @@ struct ringo__worker {
     ringo__fiber_t *post_fiber;
     uint32_t schedtick;                 /* switches since start; paces the periodic poll */
     uint32_t runnext_streak;
+    uint32_t oldest_mark;               /* run queue head last seen, and since when (sched.c) */
+    int64_t oldest_since;
     uint64_t rng;
     uint64_t id_next, id_end;           /* batch of fiber ids */
     unsigned stack_cached;

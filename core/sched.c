@@ -8,6 +8,19 @@
  * A full queue spills half to the global queue, which has one mutex and is
  * visited by the owner every 61 scheduling rounds so nothing starves.
  *
+ * The owner takes from its queue's tail when the newest entry is a fiber
+ * that has never run, and from the head otherwise (a deque, as in Cilk's
+ * work-first order); thieves always take the oldest half. A spawn tree
+ * (skynet, a recursive divide and conquer) then runs depth first: a node's
+ * children finish before its siblings' subtrees start, so the fibers alive
+ * at once number about depth x fan-out instead of a whole level of the
+ * tree, and a thief takes the biggest subtrees, near the root. Fibers that
+ * ran before (yields, wake-ups) keep FIFO order: every 61st round the owner
+ * takes the oldest entry if it is one of those, or if the head has not moved
+ * for 10 ms (the slice after which Go preempts a goroutine), so a fiber
+ * queued behind a growing spawn tree still
+ * gets its turn (oldest_due).
+ *
  * Finding work (find_runnable, on the scheduler context g0):
  *   1. timers due and ring completions of this worker (no syscall);
  *   2. runnext / local queue / global queue;
@@ -50,6 +63,7 @@
 
 #define SPIN_NS (20 * RINGO_MICROSECOND)
 #define RUNNEXT_STREAK_MAX 64
+#define OLDEST_WAIT_NS (10 * RINGO_MILLISECOND)
 
 _Thread_local ringo__worker_t *ringo__tls_worker __attribute__((tls_model("initial-exec")));
 _Thread_local bool ringo__tls_is_monitor __attribute__((tls_model("initial-exec")));
@@ -220,8 +234,66 @@ static ringo__fiber_t *runq_pop_queue(struct ringo__runq *q)
     }
 }
 
+/* The owner's pop at the tail, taken only when the newest entry is a fiber
+ * that has never run (the work-first order of a spawn tree; see the top of
+ * this file). The owner lowers tail before it looks at head; a thief reads
+ * head, then tail (a full fence between each pair), so when both go for the
+ * last entry they meet at the CAS on head, and otherwise a thief's half
+ * never reaches the entry the owner took. The peek at `fresh` may read a
+ * fiber a thief has already taken and even started: that only makes the
+ * choice of end wrong once, never the pop (stacks stay mapped for the
+ * runtime's life, so the read is safe). */
+static ringo__fiber_t *runq_pop_fresh(struct ringo__runq *q)
+{
+    uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+    if (t == h)
+        return NULL;
+    ringo__fiber_t *f = atomic_load_explicit(&q->slots[(t - 1) % RINGO__RUNQ_SIZE],
+                                             memory_order_relaxed);
+    if (!atomic_load_explicit(&f->fresh, memory_order_relaxed))
+        return NULL;
+    t--;
+    atomic_store_explicit(&q->tail, t, memory_order_relaxed);
+    atomic_thread_fence(memory_order_seq_cst);
+    h = atomic_load_explicit(&q->head, memory_order_relaxed);
+    if ((int32_t)(t - h) > 0)
+        return f;                       /* others remain: slot t is ours */
+    bool won = t == h && atomic_compare_exchange_strong_explicit(&q->head, &h, h + 1,
+                                                                 memory_order_acq_rel,
+                                                                 memory_order_relaxed);
+    /* Empty now, whoever took the last entry: head is t + 1. */
+    atomic_store_explicit(&q->tail, t + 1, memory_order_relaxed);
+    return won ? f : NULL;
+}
+
+/* On a 61st round (the owner has just polled, so now_cached is current):
+ * must the owner take its oldest entry rather than the newest fresh one?
+ * Yes if the oldest is a fiber that ran before (a yield, a wake-up: those
+ * keep FIFO order) or if the head has not moved for OLDEST_WAIT_NS. */
+static bool oldest_due(ringo__worker_t *w)
+{
+    if (w->schedtick % 61 != 0)
+        return false;
+    struct ringo__runq *q = &w->rq;
+    uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+    if (h == atomic_load_explicit(&q->tail, memory_order_relaxed))
+        return false;
+    ringo__fiber_t *f = atomic_load_explicit(&q->slots[h % RINGO__RUNQ_SIZE], memory_order_relaxed);
+    if (!atomic_load_explicit(&f->fresh, memory_order_relaxed))
+        return true;
+    if (h != w->oldest_mark) {
+        w->oldest_mark = h;
+        w->oldest_since = w->now_cached;
+        return false;
+    }
+    return w->now_cached - w->oldest_since >= OLDEST_WAIT_NS;
+}
+
 /* Owner's pop: runnext first, except that a long streak of runnext hand-offs
- * (two fibers ping-ponging) yields to the queue so it cannot starve. */
+ * (two fibers ping-ponging) yields to the queue so it cannot starve. Then
+ * the newest entry if it never ran, else the oldest (oldest_due decides on
+ * every 61st round), so nothing waits behind a spawn tree for long. */
 static ringo__fiber_t *runq_get(ringo__worker_t *w)
 {
     struct ringo__runq *q = &w->rq;
@@ -235,6 +307,8 @@ static ringo__fiber_t *runq_get(ringo__worker_t *w)
         }
     }
     w->runnext_streak = 0;
+    if (!oldest_due(w) && (f = runq_pop_fresh(q)) != NULL)
+        return f;
     f = runq_pop_queue(q);
     if (f)
         return f;
@@ -251,6 +325,8 @@ static uint32_t runq_grab(struct ringo__runq *q, ringo__fiber_t **batch, bool ta
 {
     for (;;) {
         uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+        /* Pairs with runq_pop_fresh's fence: see there. */
+        atomic_thread_fence(memory_order_seq_cst);
         uint32_t t = atomic_load_explicit(&q->tail, memory_order_acquire);
         uint32_t n = t - h;
         n = n - n / 2;
