@@ -57,9 +57,36 @@ static inline int64_t bench_n(int64_t def)
 }
 
 /* ringo_run(NULL, fn, NULL); exits 1 if the runtime itself fails. */
+/* BENCH_STATS=1: after the benchmark's main fiber returns, print each
+ * worker's scheduler counters as "# " lines (where time went: steals,
+ * wake-ups, sleeps). */
+static void (*bench_main_fn)(void *);
+
+static void bench_main_with_stats(void *arg)
+{
+    bench_main_fn(arg);
+    const char *s = getenv("BENCH_STATS");
+    if (!s || !*s || *s == '0')
+        return;
+    ringo_stats_t st;
+    ringo_stats(&st);
+    for (unsigned i = 0; i < st.workers; i++) {
+        ringo_worker_stats_t w;
+        if (ringo_worker_stats(i, &w) != 0)
+            continue;
+        printf("# worker %u: switches %llu steals %llu wakes_sent %llu wakes_received %llu "
+               "sleeps %llu submits %llu parks %llu spawns %llu\n", i,
+               (unsigned long long)w.switches, (unsigned long long)w.steals,
+               (unsigned long long)w.wakes_sent, (unsigned long long)w.wakes_received,
+               (unsigned long long)w.sleeps, (unsigned long long)w.submits,
+               (unsigned long long)w.parks, (unsigned long long)w.spawns);
+    }
+}
+
 static inline void bench_run(void (*fn)(void *))
 {
-    int rc = ringo_run(NULL, fn, NULL);
+    bench_main_fn = fn;
+    int rc = ringo_run(NULL, bench_main_with_stats, NULL);
     if (rc != 0)
         bench_fail("ringo_run: %s", strerror(-rc));
 }

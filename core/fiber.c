@@ -191,6 +191,7 @@ static int spawn(void (*fn)(void *), void *arg, const void *copy, size_t size,
     f->parent_id = parent ? parent->id : 0;
     f->id = w ? ringo__next_fiber_id(w) : atomic_fetch_add(&rt->id_source, 1);
     f->sleep_timer.heap_index = -1;
+    atomic_store_explicit(&f->fresh, 1, memory_order_relaxed);
     init_frame(f, top);
 #ifdef RINGO_TSAN
     char name[96];
@@ -207,12 +208,14 @@ static int spawn(void (*fn)(void *), void *arg, const void *copy, size_t size,
         atomic_store_explicit(&w->spawned,
             atomic_load_explicit(&w->spawned, memory_order_relaxed) + 1, memory_order_relaxed);
         ringo__runq_put(w, f, true);
+        /* An idle worker comes for it if it waits (sched.c), at once if a
+         * backlog builds up. */
+        ringo__wakep_local(rt, w);
     } else {
         atomic_fetch_add(&rt->ext_spawned, 1);
         ringo__global_put(rt, &f, 1);
+        ringo__wakep(rt);
     }
-    /* A new fiber may run in parallel: let an idle worker come for it. */
-    ringo__wakep(rt);
     return 0;
 }
 
@@ -259,6 +262,7 @@ static _Noreturn void fiber_entry(ringo__fiber_t *f)
     ringo__worker_t *w = ringo__self();
     RINGO_ASAN_FINISH_SWITCH(NULL);
     ringo__finish_switch(w);
+    atomic_store_explicit(&f->fresh, 0, memory_order_relaxed);
     RINGO_RACE_ACQUIRE(RINGO__RACE_FIBER(f));      /* the spawn's release */
     RINGO_RACE_ACQUIRE(&ringo__workers_ready);  /* every worker's TLS (errno) */
 
@@ -432,11 +436,9 @@ void ringo__ready(ringo__fiber_t *f)
     if (w) {
         /* Go's rule: the readied fiber runs next on the waker's worker. */
         ringo__runq_put(w, f, true);
-        /* Wake an idle worker only if there is now more here than the
-         * waker will hand over when it blocks. */
-        if (atomic_load_explicit(&w->rq.tail, memory_order_relaxed) !=
-            atomic_load_explicit(&w->rq.head, memory_order_relaxed))
-            ringo__wakep(rt);
+        /* Wake an idle worker only for a backlog; a napping one comes for
+         * fibers that wait here (sched.c). */
+        ringo__wakep_local(rt, w);
     } else {
         ringo__global_put(rt, &f, 1);
         ringo__wakep(rt);

@@ -150,6 +150,9 @@ struct ringo__fiber {
     const char *file;
     const char *fn_name;
     int line;
+    /* Set at spawn, cleared when the fiber first runs: the owner's run
+     * queue pops never-run fibers newest first (sched.c). */
+    _Atomic uint8_t fresh;
     uint64_t parent_id;
     ringo__timer_t sleep_timer;         /* ringo_sleep needs no allocation */
     void *tsan_fiber;
@@ -230,6 +233,8 @@ typedef struct {
 _Static_assert(sizeof(ringo__worker_counters_t) == sizeof(ringo_worker_stats_t),
                "every public worker counter is in RINGO__WORKER_COUNTERS");
 
+#define RINGO__SEEN_SLOTS 32
+
 struct ringo__worker {
     /* Owner-only, hot. */
     unsigned index;
@@ -238,11 +243,21 @@ struct ringo__worker {
     ringo__fiber_t *post_fiber;
     uint32_t schedtick;                 /* switches since start; paces the periodic poll */
     uint32_t runnext_streak;
+    uint32_t oldest_mark;               /* run queue head last seen, and since when (sched.c) */
+    int64_t oldest_since;
     uint64_t rng;
     uint64_t id_next, id_end;           /* batch of fiber ids */
     unsigned stack_cached;
     char *stack_cache[RINGO__STACK_CACHE];
     int64_t now_cached;                 /* the clock at the last poll; for wait_since */
+    int64_t nap_ns;                     /* the next idle nap while others run (sched.c) */
+    /* What this worker, as a thief, last saw of each victim (sched.c:
+     * stealing only work that waits), indexed by victim index mod the size. */
+    struct ringo__victim_seen {
+        uint32_t head;
+        uint64_t switches;
+        int64_t since;
+    } seen[RINGO__SEEN_SLOTS];
 
     /* Read by others. */
     _Atomic(ringo__fiber_t *) current RINGO__ALIGNED;  /* NULL: in the scheduler */
@@ -488,6 +503,9 @@ static inline unsigned ringo__live_count(uint64_t v) { return (unsigned)((v >> 1
 void ringo__runq_put(ringo__worker_t *w, ringo__fiber_t *f, bool next);
 void ringo__global_put(ringo__runtime_t *rt, ringo__fiber_t *const *fs, size_t n);
 void ringo__wakep(ringo__runtime_t *rt);
+/* After w queued a fiber on its own run queue: wakes an idle worker only
+ * if the queue holds a backlog worth a second worker (sched.c). */
+void ringo__wakep_local(ringo__runtime_t *rt, ringo__worker_t *w);
 void ringo__wake_all(ringo__runtime_t *rt);
 /* The worker's scheduler loop, on its own thread; returns when stopping. */
 void ringo__worker_loop(ringo__worker_t *w);

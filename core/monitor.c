@@ -118,6 +118,7 @@ static void wake_worker(ringo__worker_t *w)
 struct monitor {
     ringo__runtime_t *rt;
     uint64_t *last_tick;
+    uint32_t *last_head;                /* run queue heads at the last look */
     int64_t *since;
     int64_t *cpu_base;                  /* its thread's CPU time when first seen stuck; -1 */
     int64_t over_since;                 /* more unhogged workers than nprocs since; 0: not */
@@ -252,7 +253,7 @@ static bool computing(struct monitor *m, unsigned i, ringo__worker_t *w)
 static bool look(struct monitor *m, bool *hogged, int64_t now)
 {
     ringo__runtime_t *rt = m->rt;
-    bool busy = false;
+    bool busy = false, waiting = false;
     unsigned nhogged = 0, nfree = 0, n = atomic_load(&rt->nslots);
     for (unsigned i = 0; i < n; i++) {
         ringo__worker_t *w = &rt->workers[i];
@@ -264,6 +265,13 @@ static bool look(struct monitor *m, bool *hogged, int64_t now)
             continue;
         ringo__fiber_t *cur = atomic_load_explicit(&w->current, memory_order_relaxed);
         uint64_t tick = atomic_load_explicit(&w->stats.switches, memory_order_relaxed);
+        /* Fibers queued on a busy worker since the last look: an idle
+         * worker sleeping without a nap (it went idle when all were) is
+         * woken to take them (sched.c steals only work that waits). */
+        uint32_t head = atomic_load_explicit(&w->rq.head, memory_order_relaxed);
+        uint32_t len = atomic_load_explicit(&w->rq.tail, memory_order_relaxed) - head;
+        waiting |= cur && len > 0 && len <= RINGO__RUNQ_SIZE && head == m->last_head[i];
+        m->last_head[i] = head;
         if (!cur || tick != m->last_tick[i]) {
             m->last_tick[i] = tick;
             m->since[i] = now;
@@ -289,6 +297,8 @@ static bool look(struct monitor *m, bool *hogged, int64_t now)
     }
     if (atomic_load(&rt->stopping))
         return busy;
+    if (waiting)
+        ringo__wakep(rt);
     if (nhogged && !nfree)
         spare_up(m, hogged, now);
     if (nfree > rt->nprocs) {
@@ -311,13 +321,14 @@ static void *monitor_main(void *arg)
     ringo__tls_is_monitor = true;
     struct monitor m = {.rt = rt};
     m.last_tick = ringo__calloc(rt->nworkers, sizeof(*m.last_tick));
+    m.last_head = ringo__calloc(rt->nworkers, sizeof(*m.last_head));
     m.since = ringo__calloc(rt->nworkers, sizeof(*m.since));
     m.cpu_base = ringo__calloc(rt->nworkers, sizeof(*m.cpu_base));
     bool *hogged = ringo__calloc(rt->nworkers, sizeof(*hogged));
     /* Published before ringo__monitor_start returns: before any fiber runs. */
     atomic_store(&rt->monitor_tid, (int)syscall(SYS_gettid));
     syscall(SYS_futex, &rt->monitor_tid, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
-    if (!m.last_tick || !m.since || !m.cpu_base || !hogged)
+    if (!m.last_tick || !m.last_head || !m.since || !m.cpu_base || !hogged)
         goto out;
     for (unsigned i = 0; i < rt->nworkers; i++)
         m.cpu_base[i] = -1;
@@ -345,6 +356,7 @@ static void *monitor_main(void *arg)
     }
 out:
     ringo__free(m.last_tick);
+    ringo__free(m.last_head);
     ringo__free(m.since);
     ringo__free(m.cpu_base);
     ringo__free(hogged);

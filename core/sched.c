@@ -8,21 +8,60 @@
  * A full queue spills half to the global queue, which has one mutex and is
  * visited by the owner every 61 scheduling rounds so nothing starves.
  *
+ * The owner takes from its queue's tail when the newest entry is a fiber
+ * that has never run, and from the head otherwise (a deque, as in Cilk's
+ * work-first order); thieves always take the oldest half. A spawn tree
+ * (skynet, a recursive divide and conquer) then runs depth first: a node's
+ * children finish before its siblings' subtrees start, so the fibers alive
+ * at once number about depth x fan-out instead of a whole level of the
+ * tree, and a thief takes the biggest subtrees, near the root. Fibers that
+ * ran before (yields, wake-ups) keep FIFO order: every 61st round the owner
+ * takes the oldest entry if it is one of those, or if the head has not moved
+ * for 10 ms (the slice after which Go preempts a goroutine), so a fiber
+ * queued behind a growing spawn tree still gets its turn (oldest_due).
+ *
  * Finding work (find_runnable, on the scheduler context g0):
  *   1. timers due and ring completions of this worker (no syscall);
  *   2. runnext / local queue / global queue;
  *   3. spin briefly stealing half of a random victim's queue (runnext last),
  *      cut short by completions on its own ring (back to 1.);
- *   4. sleep in io_uring_submit_and_wait_timeout on its own ring, the timeout
- *      being its nearest timer. This is the only place a worker sleeps.
+ *   4. sleep in its event source (ringo__ev_wait), the timeout being its
+ *      nearest timer, or a nap while other workers run (below). This is the
+ *      only place a worker sleeps.
+ *
+ * Stealing only work that waits. Measured on 2 workers (bench/workerpool,
+ * pipeline, fanin; BENCH_STATS=1 prints the counters), stealing whatever a
+ * busy worker had queued made a program 2-2.6x slower than on one worker:
+ * a producer handing jobs to 8 fibers leaves one or two queued behind
+ * runnext at any time, an idle worker was woken for each (a MSG_RING, a
+ * system call on the waker's side), stole them, and from then on every
+ * channel hand-off crossed cores, its lock and the fibers' stacks bouncing
+ * between caches. Those fibers would have run on their own worker within
+ * a microsecond. So a thief takes from a victim only a backlog
+ * (STEAL_BACKLOG fibers or more: a spawn loop, a burst of completions) or
+ * a queue whose head has not moved for STALE_NS (its runnext too if the
+ * victim has not switched meanwhile: it runs one long fiber), judged from
+ * what the thief saw of that victim before (worth_stealing). Wake-ups
+ * follow the same rule: a fiber readied or spawned on a worker wakes an
+ * idle one only for a backlog (ringo__wakep_local); the global queue
+ * always wakes one. An idle worker sleeps in naps (NAP_MIN_NS doubling to
+ * NAP_MAX_NS) while other workers run, so it comes back to check whether
+ * their queues wait; one that went to sleep while all were idle is woken
+ * by the monitor when a busy worker's queue head stands still for a whole
+ * monitor period (monitor.c). A parallel computation thus spreads over the
+ * workers within about a nap, and a chain of hand-offs stays on one.
  *
  * Wake-ups without lost work: a worker publishes `sleeping` and counts
- * itself idle in rt->idle (seq_cst), then re-checks every queue; a waker
- * publishes work, then (after a full fence) reads nspinning and rt->idle
- * (ringo__wakep). One of the two always sees the other. A spinning worker
- * finding work wakes another if it was the last spinner, so bursts fan out.
- * wake_pending (set by the waker, cleared when the wake-up CQE is reaped)
- * keeps a sleeper from being sent two MSG_RINGs.
+ * itself idle in rt->idle (seq_cst), then re-checks what a waker would
+ * have woken it for (the global queue, backlogs: wake_worthy_work); a
+ * waker publishes work, then (after a full fence) reads nspinning and
+ * rt->idle (ringo__wakep). One of the two always sees the other. Work
+ * that wakes nobody (a short local queue) is never lost either: its owner
+ * is running and runs it, and if the owner is hogged the monitor moves it
+ * to the global queue. A spinning worker finding work wakes another if it
+ * was the last spinner, so bursts fan out. wake_pending (set by the
+ * waker, cleared when the wake-up lands) keeps a sleeper from being sent
+ * two wake-ups.
  *
  * Spare workers (rt->workers[nprocs..]; the monitor starts and retires
  * them, see monitor.c) run this same loop. An ACTIVE spare is a worker like
@@ -50,6 +89,11 @@
 
 #define SPIN_NS (20 * RINGO_MICROSECOND)
 #define RUNNEXT_STREAK_MAX 64
+#define OLDEST_WAIT_NS (10 * RINGO_MILLISECOND)
+#define STEAL_BACKLOG 16
+#define STALE_NS (20 * RINGO_MICROSECOND)
+#define NAP_MIN_NS (20 * RINGO_MICROSECOND)
+#define NAP_MAX_NS RINGO_MILLISECOND
 
 _Thread_local ringo__worker_t *ringo__tls_worker __attribute__((tls_model("initial-exec")));
 _Thread_local bool ringo__tls_is_monitor __attribute__((tls_model("initial-exec")));
@@ -220,8 +264,66 @@ static ringo__fiber_t *runq_pop_queue(struct ringo__runq *q)
     }
 }
 
+/* The owner's pop at the tail, taken only when the newest entry is a fiber
+ * that has never run (the work-first order of a spawn tree; see the top of
+ * this file). The owner lowers tail before it looks at head; a thief reads
+ * head, then tail (a full fence between each pair), so when both go for the
+ * last entry they meet at the CAS on head, and otherwise a thief's half
+ * never reaches the entry the owner took. The peek at `fresh` may read a
+ * fiber a thief has already taken and even started: that only makes the
+ * choice of end wrong once, never the pop (stacks stay mapped for the
+ * runtime's life, so the read is safe). */
+static ringo__fiber_t *runq_pop_fresh(struct ringo__runq *q)
+{
+    uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+    if (t == h)
+        return NULL;
+    ringo__fiber_t *f = atomic_load_explicit(&q->slots[(t - 1) % RINGO__RUNQ_SIZE],
+                                             memory_order_relaxed);
+    if (!atomic_load_explicit(&f->fresh, memory_order_relaxed))
+        return NULL;
+    t--;
+    atomic_store_explicit(&q->tail, t, memory_order_relaxed);
+    atomic_thread_fence(memory_order_seq_cst);
+    h = atomic_load_explicit(&q->head, memory_order_relaxed);
+    if ((int32_t)(t - h) > 0)
+        return f;                       /* others remain: slot t is ours */
+    bool won = t == h && atomic_compare_exchange_strong_explicit(&q->head, &h, h + 1,
+                                                                 memory_order_acq_rel,
+                                                                 memory_order_relaxed);
+    /* Empty now, whoever took the last entry: head is t + 1. */
+    atomic_store_explicit(&q->tail, t + 1, memory_order_relaxed);
+    return won ? f : NULL;
+}
+
+/* On a 61st round (the owner has just polled, so now_cached is current):
+ * must the owner take its oldest entry rather than the newest fresh one?
+ * Yes if the oldest is a fiber that ran before (a yield, a wake-up: those
+ * keep FIFO order) or if the head has not moved for OLDEST_WAIT_NS. */
+static bool oldest_due(ringo__worker_t *w)
+{
+    if (w->schedtick % 61 != 0)
+        return false;
+    struct ringo__runq *q = &w->rq;
+    uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+    if (h == atomic_load_explicit(&q->tail, memory_order_relaxed))
+        return false;
+    ringo__fiber_t *f = atomic_load_explicit(&q->slots[h % RINGO__RUNQ_SIZE], memory_order_relaxed);
+    if (!atomic_load_explicit(&f->fresh, memory_order_relaxed))
+        return true;
+    if (h != w->oldest_mark) {
+        w->oldest_mark = h;
+        w->oldest_since = w->now_cached;
+        return false;
+    }
+    return w->now_cached - w->oldest_since >= OLDEST_WAIT_NS;
+}
+
 /* Owner's pop: runnext first, except that a long streak of runnext hand-offs
- * (two fibers ping-ponging) yields to the queue so it cannot starve. */
+ * (two fibers ping-ponging) yields to the queue so it cannot starve. Then
+ * the newest entry if it never ran, else the oldest (oldest_due decides on
+ * every 61st round), so nothing waits behind a spawn tree for long. */
 static ringo__fiber_t *runq_get(ringo__worker_t *w)
 {
     struct ringo__runq *q = &w->rq;
@@ -235,6 +337,8 @@ static ringo__fiber_t *runq_get(ringo__worker_t *w)
         }
     }
     w->runnext_streak = 0;
+    if (!oldest_due(w) && (f = runq_pop_fresh(q)) != NULL)
+        return f;
     f = runq_pop_queue(q);
     if (f)
         return f;
@@ -251,6 +355,8 @@ static uint32_t runq_grab(struct ringo__runq *q, ringo__fiber_t **batch, bool ta
 {
     for (;;) {
         uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+        /* Pairs with runq_pop_fresh's fence: see there. */
+        atomic_thread_fence(memory_order_seq_cst);
         uint32_t t = atomic_load_explicit(&q->tail, memory_order_acquire);
         uint32_t n = t - h;
         n = n - n / 2;
@@ -332,6 +438,12 @@ void ringo__wakep(ringo__runtime_t *rt)
     wake_one(rt);
 }
 
+void ringo__wakep_local(ringo__runtime_t *rt, ringo__worker_t *w)
+{
+    if (runq_len(&w->rq) >= STEAL_BACKLOG)
+        ringo__wakep(rt);
+}
+
 void ringo__wake_all(ringo__runtime_t *rt)
 {
     for (unsigned i = 0, n = nslots(rt); i < n; i++) {
@@ -374,6 +486,55 @@ static bool any_work(ringo__runtime_t *rt)
     return false;
 }
 
+/* What a worker about to sleep must not sleep through: work whose
+ * publisher calls ringo__wakep (the global queue, a backlog). A short
+ * queue of a running worker is its owner's to run; a napping worker comes
+ * back for it if it waits (go_idle). */
+static bool wake_worthy_work(ringo__runtime_t *rt)
+{
+    if (atomic_load(&rt->global_len))
+        return true;
+    for (unsigned i = 0, n = nslots(rt); i < n; i++) {
+        uint32_t len = runq_len(&rt->workers[i].rq);
+        if (len >= STEAL_BACKLOG && len <= RINGO__RUNQ_SIZE)
+            return true;
+    }
+    return false;
+}
+
+/* May thief w take from victim v now? Only work that waits: a backlog of
+ * STEAL_BACKLOG or more, or a queue whose head has not moved for STALE_NS
+ * (its runnext too when the victim has not switched either). w remembers
+ * what it saw of each victim across spins and naps. *runnext says whether
+ * the victim's runnext may go too. */
+static bool worth_stealing(ringo__worker_t *w, ringo__worker_t *v, int64_t now, bool *runnext)
+{
+    struct ringo__runq *q = &v->rq;
+    uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+    uint32_t len = atomic_load_explicit(&q->tail, memory_order_acquire) - h;
+    *runnext = false;
+    if (len >= STEAL_BACKLOG && len <= RINGO__RUNQ_SIZE)
+        return true;
+    if (len == 0 && !atomic_load_explicit(&q->runnext, memory_order_relaxed))
+        return false;
+    uint64_t sw = atomic_load_explicit(&v->stats.switches, memory_order_relaxed);
+    struct ringo__victim_seen *seen = &w->seen[v->index % RINGO__SEEN_SLOTS];
+    if (seen->head != h) {
+        seen->head = h;
+        seen->switches = sw;
+        seen->since = now;
+        return false;
+    }
+    if (now - seen->since < STALE_NS)
+        return false;
+    *runnext = seen->switches == sw;
+    if (!*runnext) {
+        /* The head waited, but the victim moves: measure runnext afresh. */
+        seen->switches = sw;
+    }
+    return len > 0 || *runnext;
+}
+
 static ringo__fiber_t *spin_steal(ringo__runtime_t *rt, ringo__worker_t *w)
 {
     unsigned n = nslots(rt);
@@ -385,15 +546,18 @@ static ringo__fiber_t *spin_steal(ringo__runtime_t *rt, ringo__worker_t *w)
     if (2 * atomic_load(&rt->nspinning) >= busy)
         return NULL;
     atomic_fetch_add(&rt->nspinning, 1);
-    int64_t deadline = 0;
+    int64_t now = ringo__now(), deadline = now + SPIN_NS;
     ringo__fiber_t *f = NULL;
     for (unsigned round = 0;; round++) {
         unsigned start = ringo__rand(n);
-        bool last = deadline && (round & 15) == 15 && ringo__now() >= deadline;
+        if (round && (round & 3) == 0)
+            now = ringo__now();
+        bool last = now >= deadline;
         for (unsigned i = 0; i < n && !f; i++) {
             ringo__worker_t *v = &rt->workers[(start + i) % n];
-            if (v != w)
-                f = steal_from(w, v, round >= 1);
+            bool runnext;
+            if (v != w && worth_stealing(w, v, now, &runnext))
+                f = steal_from(w, v, runnext);
         }
         if (!f)
             f = global_get(rt, w);
@@ -402,8 +566,6 @@ static ringo__fiber_t *spin_steal(ringo__runtime_t *rt, ringo__worker_t *w)
         if (f || atomic_load_explicit(&rt->stopping, memory_order_relaxed) || last ||
             ringo__ev_ready(w))
             break;
-        if (!deadline)
-            deadline = ringo__now() + SPIN_NS;
         for (int k = 0; k < 32; k++)
             ringo__cpu_relax();
     }
@@ -484,8 +646,8 @@ void ringo__check_deadlock(ringo__runtime_t *rt)
 static void go_idle(ringo__runtime_t *rt, ringo__worker_t *w)
 {
     atomic_store(&w->sleeping, 1);
-    atomic_fetch_add(&rt->idle, RINGO__IDLE_ONE);
-    if (any_work(rt) || atomic_load(&rt->stopping) || atomic_load(&w->inbox_nonempty) ||
+    uint64_t idle = atomic_fetch_add(&rt->idle, RINGO__IDLE_ONE) + RINGO__IDLE_ONE;
+    if (wake_worthy_work(rt) || atomic_load(&rt->stopping) || atomic_load(&w->inbox_nonempty) ||
         (ringo__is_spare(rt, w) && atomic_load(&w->spare_state) != RINGO__SPARE_ACTIVE)) {
         atomic_fetch_add(&rt->idle, RINGO__WAKE_ONE - RINGO__IDLE_ONE);
         atomic_store(&w->sleeping, 0);
@@ -498,6 +660,12 @@ static void go_idle(ringo__runtime_t *rt, ringo__worker_t *w)
     if (next != INT64_MAX) {
         int64_t now = ringo__now();
         timeout = next > now ? next - now : 0;
+    }
+    if (ringo__idle_count(idle) < ringo__live_count(idle)) {
+        /* Others run: nap, then look for work that waits (worth_stealing). */
+        if (timeout < 0 || timeout > w->nap_ns)
+            timeout = w->nap_ns;
+        w->nap_ns = w->nap_ns * 2 < NAP_MAX_NS ? w->nap_ns * 2 : NAP_MAX_NS;
     }
     RINGO__STAT_INC(w, sleeps);
     ringo__ev_wait(w, timeout);
@@ -555,8 +723,10 @@ static ringo__fiber_t *find_runnable(ringo__runtime_t *rt, ringo__worker_t *w)
             f = global_get(rt, w);
         if (!f)
             f = spin_steal(rt, w);
-        if (f)
+        if (f) {
+            w->nap_ns = NAP_MIN_NS;
             return f;
+        }
         if (ringo__ev_ready(w))
             continue;           /* completions came in while it looked */
         go_idle(rt, w);
@@ -567,6 +737,7 @@ void ringo__worker_loop(ringo__worker_t *w)
 {
     ringo__runtime_t *rt = ringo__rt;
     w->rng = 0x9E3779B97F4A7C15ull * (w->index + 1);
+    w->nap_ns = NAP_MIN_NS;
     ringo__fiber_t *f;
     while ((f = find_runnable(rt, w)) != NULL) {
         w->schedtick++;

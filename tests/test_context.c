@@ -454,7 +454,14 @@ struct sim {
 static void sim_waiter(void *arg)
 {
     struct sim s = *(struct sim *)arg;      /* a copy: the caller reuses *arg */
-    CHECK(wait_done(s.ctx));
+    static atomic_int dumped;
+    bool done = wait_done(s.ctx);
+    if (!done && !atomic_exchange(&dumped, 1)) {
+        /* Who holds things up: the fibers and where they wait. */
+        fprintf(stderr, "a waiter timed out; the fibers:\n");
+        ringo_fiber_dump(2);
+    }
+    CHECK(done);
     CHECK(ringo_ctx_err(s.ctx) == -ECANCELED);
     ringo_ctx_unref(s.ctx);
     signal_done(s.results);
