@@ -170,6 +170,28 @@ def inspect(gdb, target, args, ids, where, extra=()):
     return out
 
 
+def start_target(target, env):
+    proc = subprocess.Popen([target], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            universal_newlines=True, env=env)
+    ready, _, _ = select.select([proc.stdout], [], [], 120)
+    line = proc.stdout.readline() if ready else ""
+    m = re.match(r"ready (\d+) chan=(\d+) mutex=(\d+) sleep=(\d+) select=(\d+) spin=(\d+)", line)
+    if not m:
+        proc.kill()
+        proc.wait()
+        print("the target did not get ready: %r" % line)
+        sys.exit(1)
+    ids = dict(zip(["chan", "mutex", "sleep", "select", "spin"], map(int, m.groups()[1:])))
+    print("target pid %s, fibers %s" % (m.group(1), ids))
+    return proc, int(m.group(1)), ids
+
+
+def stop_target(proc, where):
+    proc.stdin.close()
+    rc = proc.wait(timeout=120)
+    check(rc == 0, "%s: the target exits 0 after gdb detached (got %d)" % (where, rc))
+
+
 def main():
     target, gdb = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else ""
     if not gdb or not shutil.which(gdb):
@@ -177,30 +199,30 @@ def main():
     target = os.path.abspath(target)
     tmp = tempfile.mkdtemp(prefix="ringo-gdb-")
     core = os.path.join(tmp, "core")
-    proc = subprocess.Popen([target], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            universal_newlines=True)
+    procs = []
     try:
-        ready, _, _ = select.select([proc.stdout], [], [], 120)
-        line = proc.stdout.readline() if ready else ""
-        m = re.match(r"ready (\d+) chan=(\d+) mutex=(\d+) sleep=(\d+) select=(\d+) spin=(\d+)", line)
-        if not m:
-            print("the target did not get ready: %r" % line)
-            return 1
-        pid = int(m.group(1))
-        ids = dict(zip(["chan", "mutex", "sleep", "select", "spin"], map(int, m.groups()[1:])))
-        print("target pid %d, fibers %s" % (pid, ids))
+        # Live, with the stack guards the runtime picks.
+        proc, pid, ids = start_target(target, os.environ)
+        procs.append(proc)
+        inspect(gdb, target, ["-p", str(pid)], ids, "live", extra=["detach"])
+        stop_target(proc, "live")
 
-        inspect(gdb, target, ["-p", str(pid)], ids, "live", extra=["gcore " + core, "detach"])
-        proc.stdin.close()
-        rc = proc.wait(timeout=120)
-        check(rc == 0, "the target exits 0 after gdb detached (got %d)" % rc)
-
-        if check(os.path.exists(core), "gcore wrote " + core):
+        # A core file. gcore stops copying a mapping at the first page it
+        # cannot read, and the guards MADV_GUARD_INSTALL puts inside the
+        # stack chunks are such pages: the core is made with mprotect'ed
+        # guards, which are mappings of their own that gcore skips.
+        env = dict(os.environ, RINGO_STACK_GUARD="mprotect")
+        proc, pid, ids = start_target(target, env)
+        procs.append(proc)
+        out = gdb_cmd(gdb, target, "-p", str(pid), commands=["gcore " + core, "detach"])
+        stop_target(proc, "gcore")
+        if check(os.path.exists(core), "gcore wrote a core file: " + out[-500:]):
             inspect(gdb, target, [target, core], ids, "core")
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         shutil.rmtree(tmp, ignore_errors=True)
     if failures:
         print("%d checks failed" % len(failures))

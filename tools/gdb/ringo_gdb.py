@@ -242,6 +242,13 @@ def fibers():
     return out
 
 
+def _runtime_running():
+    try:
+        return bool(_u64(Layout().runtime_ptr))
+    except RingoError:
+        return False
+
+
 def _find(fid):
     for f in fibers():
         if f.id == fid:
@@ -464,6 +471,13 @@ A fiber's worker is shown while it runs; "*" marks the fiber `fiber N` selected.
             lines.append(" ".join(cells).rstrip())
         lines.append("%d fibers" % len(fs))
         gdb.write("\n".join(lines) + "\n")
+        if not fs and _runtime_running():
+            # A running runtime always has its main fiber.
+            gdb.write("ringo: a runtime is running but no fiber record could be read: the fiber "
+                      "stacks are missing from this core file. gcore stops copying a mapping "
+                      "at the first page it cannot read, such as the stack guards of "
+                      "MADV_GUARD_INSTALL (Linux 6.13+): make cores with gcore of a program run "
+                      "with RINGO_STACK_GUARD=mprotect, or let the kernel dump the core.\n")
 
 
 class FiberCommand(gdb.Command):
