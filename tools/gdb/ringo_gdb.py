@@ -303,21 +303,31 @@ class FiberUnwinder(gdb.unwinder.Unwinder):
 
     gdb asks unwinders about frames innermost first, and not about inline
     frames (an inline function at the thread's pc is frame #0, its caller
-    frame #1, at the same pc): the first frame this unwinder is asked about
-    after a selection is the one it claims, `claimed` its level."""
+    frame #1, at the same pc): the first frame of the selected thread this
+    unwinder is asked about after a selection is the one it claims, `claimed`
+    its level. Other threads' stacks are left alone."""
 
     def __init__(self):
         super().__init__("ringo-fibers")
         self.saved = None       # register name -> value, the selected fiber's
+        self.thread = None      # the ptid of the thread whose frames lead to it
         self.claimed = None
 
     def reset(self, saved):
         self.saved = saved
+        self.thread = gdb.selected_thread().ptid if saved is not None else None
         self.claimed = None
         gdb.invalidate_cached_frames()
 
-    def __call__(self, pending):
+    def active(self):
+        """True while the thread gdb works on leads to the selected fiber."""
         if self.saved is None:
+            return False
+        thread = gdb.selected_thread()
+        return thread is not None and thread.ptid == self.thread
+
+    def __call__(self, pending):
+        if not self.active():
             return None
         level = pending.level()
         if self.claimed is None:
@@ -356,7 +366,7 @@ class FiberFrameFilter:
         gdb.frame_filters[self.name] = self
 
     def filter(self, frames):
-        if self.unwinder.saved is None:
+        if not self.unwinder.active():
             return frames
         return itertools.dropwhile(
             lambda d: self.unwinder.claimed is None
