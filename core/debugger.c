@@ -7,7 +7,9 @@
  * the offsets and sizes it needs (the runtime root, the worker array, the
  * stack chunk table, the fiber record, the fiber states), so it needs no
  * debug information for ringo and follows layout changes by itself. The
- * table costs nothing at run time: nothing reads it but a debugger.
+ * table costs nothing at run time: nothing reads it but a debugger. It is
+ * the one ringo__ symbol libringo.so exports, so that a stripped library
+ * (no .symtab) still shows its fibers.
  *
  * How the extension walks the fibers is how ringo__fibers_foreach (stack.c)
  * does: every carved slot of every chunk holds a fiber record at its top,
@@ -53,7 +55,7 @@ struct ringo__debugger_layout {
      * (slot + slot_size - fiber_size) & ~(fiber_align - 1) */
     uint64_t fiber_size, fiber_align;
     uint64_t fiber_sp, fiber_state, fiber_flags, fiber_id, fiber_fn, fiber_wait_reason,
-        fiber_wait_since, fiber_file, fiber_fn_name, fiber_line, fiber_parent_id;
+        fiber_file, fiber_fn_name, fiber_line, fiber_parent_id;
     uint64_t flag_main;
     /* enum ringo__fiber_state */
     uint64_t state_free, state_runnable, state_running, state_parking, state_parked,
@@ -87,7 +89,6 @@ const struct ringo__debugger_layout ringo__debugger_layout = {
     .fiber_id = FIELD(ringo__fiber_t, id),
     .fiber_fn = FIELD(ringo__fiber_t, fn),
     .fiber_wait_reason = FIELD(ringo__fiber_t, wait_reason),
-    .fiber_wait_since = FIELD(ringo__fiber_t, wait_since),
     .fiber_file = FIELD(ringo__fiber_t, file),
     .fiber_fn_name = FIELD(ringo__fiber_t, fn_name),
     .fiber_line = FIELD(ringo__fiber_t, line),

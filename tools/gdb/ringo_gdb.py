@@ -22,8 +22,8 @@
 # at its saved stack pointer (core/arch/<cpu>.S). Registers cannot be written
 # in a core file, so to show such a fiber's stack a Python unwinder claims the
 # selected thread's innermost frame and says its caller is the fiber's saved
-# context: frame #1 onwards is the fiber's stack, unwound by gdb's own CFI
-# unwinder; a frame filter hides frame #0 (the thread's frame) from `bt`. A
+# context: the frames after it are the fiber's stack, unwound by gdb's own
+# CFI unwinder; a frame filter hides the thread's frames from `bt`. A
 # running fiber's stack is its worker's thread: `fiber N` switches to that
 # thread.
 #
@@ -49,7 +49,7 @@ LAYOUT_FIELDS = (
     "chunk_size chunk_base chunk_carved "
     "fiber_size fiber_align "
     "fiber_sp fiber_state fiber_flags fiber_id fiber_fn fiber_wait_reason "
-    "fiber_wait_since fiber_file fiber_fn_name fiber_line fiber_parent_id "
+    "fiber_file fiber_fn_name fiber_line fiber_parent_id "
     "flag_main "
     "state_free state_runnable state_running state_parking state_parked "
     "state_woken state_dead"
@@ -496,8 +496,9 @@ Usage: fiber            show the selected fiber
        fiber N          select fiber N: bt, frame, up, info locals then show its stack
        fiber N CMD      run CMD with fiber N selected (e.g. fiber 7 bt)
        fiber none       show the threads' own stacks again
-A switched-out fiber's stack starts at frame #1: frame #0 stays the thread's
-own innermost frame, which `bt` hides. Resuming the program drops the selection."""
+A switched-out fiber's frames are numbered after the thread's own innermost
+frame (and the functions inlined in it), which `bt` hides. Resuming the
+program drops the selection."""
 
     def __init__(self, selection):
         super().__init__("fiber", gdb.COMMAND_STACK, gdb.COMPLETE_NONE, True)
