@@ -150,15 +150,9 @@ class Layout:
 
 
 class Fiber:
-    __slots__ = ("addr", "id", "state", "raw_state", "flags", "fn", "sp", "wait_reason",
+    """One live fiber's record; worker and tid are set while it runs."""
+    __slots__ = ("addr", "id", "state", "raw_state", "is_main", "fn", "sp", "wait_reason",
                  "file", "fn_name", "line", "parent_id", "worker", "tid")
-
-    @property
-    def is_main(self):
-        return bool(self.flags & 1)
-
-    def waiting(self):
-        return self.state == "waiting"
 
 
 def _fiber_at(layout, addr, record):
@@ -177,7 +171,7 @@ def _fiber_at(layout, addr, record):
     f.raw_state = raw_state
     f.state = state
     f.id = word(layout.fiber_id)
-    f.flags = struct.unpack_from("<I", record, layout.fiber_flags)[0]
+    f.is_main = bool(struct.unpack_from("<I", record, layout.fiber_flags)[0] & layout.flag_main)
     f.fn = word(layout.fiber_fn)
     f.sp = word(layout.fiber_sp)
     f.wait_reason = _string(word(layout.fiber_wait_reason)) if state == "waiting" else None
@@ -187,8 +181,6 @@ def _fiber_at(layout, addr, record):
     f.parent_id = word(layout.fiber_parent_id)
     f.worker = None
     f.tid = None
-    # The main fiber's flag is the table's flag_main; keep it in bit 0.
-    f.flags = 1 if f.flags & layout.flag_main else 0
     return f
 
 
@@ -444,7 +436,9 @@ def _describe(f):
         what += ": " + f.wait_reason
     if f.tid:
         what += ", worker %d, LWP %d" % (f.worker, f.tid)
-    return "Fiber %d (%s) %s, created at %s" % (f.id, what, _function_name(f.fn), _created_at(f))
+    by = " by fiber %d" % f.parent_id if f.parent_id else ""
+    return "Fiber %d (%s) %s, created at %s%s" % (f.id, what, _function_name(f.fn),
+                                                  _created_at(f), by)
 
 
 def _print_frame_header():
