@@ -684,6 +684,8 @@ int ringo_worker_stats(unsigned index, ringo_worker_stats_t *out)
 
 void ringo_stats(ringo_stats_t *out)
 {
+    if (!out)
+        return;
     memset(out, 0, sizeof(*out));
     ringo__runtime_t *rt = ringo__rt;
     if (!rt)

@@ -212,6 +212,8 @@ ringo_timer_t *ringo_timer_new(ringo_duration_t d)
 
 ringo_timer_t *ringo_after_func(ringo_duration_t d, void (*fn)(void *), void *arg)
 {
+    if (!fn)
+        return NULL;            /* refused now rather than fatal when it fires */
     ringo_timer_t *t = timer_make(d, false);
     if (!t)
         return NULL;

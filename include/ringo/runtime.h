@@ -92,8 +92,9 @@ RINGO_API const char *ringo_version(void);
 
 /* ---- fibers --------------------------------------------------------------- */
 
-/* Starts fn(arg) in a new fiber (`go fn(arg)`). Returns 0, or -ENOMEM when no
- * stack could be had; on failure fn never runs and the caller still owns arg.
+/* Starts fn(arg) in a new fiber (`go fn(arg)`). Returns 0, -ENOMEM when no
+ * stack could be had, or -EINVAL when fn is NULL; on failure fn never runs
+ * and the caller still owns arg.
  * Spawning with no runtime running is a panic. Callable from fibers and from
  * plain threads while the runtime runs. The macro records the call site and
  * the function's name for fiber dumps; (ringo_go)(fn, arg) calls the plain
@@ -178,7 +179,7 @@ typedef struct ringo_stats {
     ringo_worker_stats_t total;   /* sum over workers */
 } ringo_stats_t;
 
-/* Totals for the running runtime (zeros when none runs). */
+/* Totals for the running runtime (zeros when none runs; out NULL: nothing). */
 RINGO_API void ringo_stats(ringo_stats_t *out);
 /* One worker's counters: 0, or -EINVAL for a bad index or no runtime. */
 RINGO_API int ringo_worker_stats(unsigned index, ringo_worker_stats_t *out);

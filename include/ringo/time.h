@@ -68,8 +68,9 @@ RINGO_API ringo_chan_t *ringo_after(ringo_duration_t d);
  * memory ran out. */
 RINGO_API ringo_timer_t *ringo_timer_new(ringo_duration_t d);
 /* time.AfterFunc(d, f): runs fn(arg) in a new fiber d from now. The timer
- * has no channel (ringo_timer_chan gives NULL). NULL only when memory ran
- * out; then fn never runs. */
+ * has no channel (ringo_timer_chan gives NULL). NULL when fn is NULL (Go
+ * would fault when the timer fires; ringo refuses it at once) or memory ran
+ * out; then nothing runs. */
 RINGO_API ringo_timer_t *ringo_after_func(ringo_duration_t d, void (*fn)(void *), void *arg);
 RINGO_API ringo_chan_t *ringo_timer_chan(ringo_timer_t *t);
 /* Timer.Stop: true if the call stopped the timer, false if it had already
