@@ -9,7 +9,8 @@
  * records, no sleeps), it prints
  *     ready <pid> chan=<id> mutex=<id> sleep=<id> select=<id> spin=<id>
  * naming one fiber of each kind, and the main fiber blocks reading stdin.
- * At end of file it stops the spinner and returns: the process exits 0
+ * It lets any process ptrace it (Yama's ptrace_scope 1 allows only
+ * ancestors otherwise). At end of file it stops the spinner and returns: the process exits 0
  * with the parked fibers abandoned, as a Go program's main returning does.
  */
 #include <ringo.h>
@@ -18,6 +19,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #define PER_KIND 250
@@ -138,6 +140,9 @@ static void main_fiber(void *arg)
 
 int main(void)
 {
+    /* Under Yama's ptrace_scope 1 only an ancestor may attach; gdb is a
+     * sibling here. Fails harmlessly where Yama is absent. */
+    prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
     int status = 1;
     ringo_config_t cfg = {.workers = 2};
     int rc = ringo_run(&cfg, main_fiber, &status);
