@@ -58,7 +58,6 @@
 #define MIN_STACK (16 * 1024)
 #define DEFAULT_ENTRIES 256
 
-ringo__runtime_t *ringo__rt;
 static _Atomic int running;
 void (*_Atomic ringo__abandon_hook)(void);
 void (*_Atomic ringo__run_end_hook)(void);

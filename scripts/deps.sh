@@ -12,6 +12,7 @@ pkgs=(
   time                            # /usr/bin/time for peak RSS
   node-llhttp                     # llhttp's C sources, for examples/http_server
   wrk hey                         # HTTP load generators of the server benchmarks
+  gdb                             # tests/gdb_fibers.py: the gdb extension on live and core files
   groff-base                      # lints the man pages (tests/check_man.py), and man shows them
 )
 missing=()
