@@ -171,7 +171,7 @@ def _fiber_at(layout, addr, record):
     f.raw_state = raw_state
     f.state = state
     f.id = word(layout.fiber_id)
-    f.is_main = bool(struct.unpack_from("<I", record, layout.fiber_flags)[0] & layout.flag_main)
+    f.is_main = bool(struct.unpack_from("<H", record, layout.fiber_flags)[0] & layout.flag_main)
     f.fn = word(layout.fiber_fn)
     f.sp = word(layout.fiber_sp)
     f.wait_reason = _string(word(layout.fiber_wait_reason)) if state == "waiting" else None
