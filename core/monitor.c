@@ -52,6 +52,9 @@
  * because of a thread outside the runtime, or a spare still ending, comes
  * due when that thread ends.
  *
+ * Its periods are real time, also in a virtual-time run (clock.c), where
+ * it rescues nothing: a hog there holds the one worker, as on one P.
+ *
  * The monitor polls every millisecond while any worker runs fibers and
  * every 20 ms when all are idle; a futex lets shutdown end its wait
  * (ringo__monitor_kick also wakes the caller of ringo_run waiting for main).
@@ -264,7 +267,9 @@ static bool look(struct monitor *m, bool *hogged, int64_t now)
             continue;
         ringo__fiber_t *cur = atomic_load_explicit(&w->current, memory_order_relaxed);
         uint64_t tick = atomic_load_explicit(&w->stats.switches, memory_order_relaxed);
-        if (!cur || tick != m->last_tick[i]) {
+        /* Virtual time keeps every fiber on its one worker, in its order:
+         * nothing is rescued (and no spare started) there. */
+        if (!cur || tick != m->last_tick[i] || rt->virtual_time) {
             m->last_tick[i] = tick;
             m->since[i] = now;
             m->cpu_base[i] = -1;
@@ -321,9 +326,9 @@ static void *monitor_main(void *arg)
         goto out;
     for (unsigned i = 0; i < rt->nworkers; i++)
         m.cpu_base[i] = -1;
-    int64_t last_scavenge = ringo__now(), last_age = last_scavenge;
+    int64_t last_scavenge = ringo__wall_now(), last_age = last_scavenge;
     while (!atomic_load(&rt->stopping)) {
-        int64_t now = ringo__now();
+        int64_t now = ringo__wall_now();
         if (now - last_scavenge >= SCAVENGE_PERIOD) {
             ringo__stacks_scavenge(rt);
             last_scavenge = now;
