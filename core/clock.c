@@ -5,14 +5,14 @@
  *
  * Virtual time (ringo_config_t.virtual_time). While such a run lasts,
  * ringo__now() reads ringo__virtual_now instead: a value that starts at
- * VIRTUAL_EPOCH and moves only when the one worker has nothing to run and
- * no ring operation in flight; then the scheduler (go_idle in sched.c)
- * jumps it to the earliest timer. Only that worker's thread stores it,
- * and only forward. 0 means the real clock: the cost to a normal run is
- * one relaxed load and a branch that always goes the same way. What must
- * stay in real time whatever the mode (the monitor's periods, the blocking
- * pool's idle threads) reads ringo__wall_now(); a deadline handed to the
- * kernel goes through ringo__kernel_time().
+ * RINGO__VIRTUAL_EPOCH and moves only when the one worker has nothing to
+ * run and no ring operation in flight; then the scheduler (go_idle in
+ * sched.c) jumps it to the earliest timer. Only that worker's thread
+ * stores it, and only forward. 0 means the real clock: the cost to a
+ * normal run is one relaxed load and a branch that always goes one way.
+ * What must stay in real time whatever the mode (the monitor's periods,
+ * the blocking pool's idle threads) reads ringo__wall_now(); a deadline
+ * handed to the kernel goes through ringo__kernel_time().
  *
  * A sleeping fiber parks on the timer embedded in its own record, so a
  * sleep allocates nothing; the timer is added to the calling worker's heap
