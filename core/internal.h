@@ -359,6 +359,9 @@ struct ringo__runtime {
     unsigned ring_flags;                /* the flags this kernel accepted */
     bool send_msg_ring;                 /* IORING_REGISTER_SEND_MSG_RING works */
     bool on_valgrind;                   /* running under Valgrind (ring.c, stack.c) */
+    bool virtual_time;                  /* ringo_config_t.virtual_time: one worker, the
+                                           virtual clock (clock.c), no rescues */
+    uint64_t seed;                      /* with virtual_time: the worker's generator's seed */
 
     _Atomic int stopping RINGO__ALIGNED;
     /* Worker idleness in one word (sched.c): bits 0-15 count workers
@@ -571,7 +574,14 @@ void ringo__altstack_fini(ringo__worker_t *w);
 void ringo__check_deadlock(ringo__runtime_t *rt);
 
 /* ---- the clock (clock.c) ------------------------------------------------------ */
-int64_t ringo__now(void);                /* CLOCK_MONOTONIC, in nanoseconds */
+int64_t ringo__now(void);                /* CLOCK_MONOTONIC in nanoseconds, or virtual time */
+int64_t ringo__wall_now(void);           /* CLOCK_MONOTONIC, whatever the mode */
+/* t, a ringo__now() time, as a CLOCK_MONOTONIC time for the kernel: in
+ * virtual time, as far from now in real time as t is from now in virtual. */
+int64_t ringo__kernel_time(int64_t t);
+/* The virtual clock (clock.c); 0 while the real one is in use. */
+extern _Atomic int64_t ringo__virtual_now;
+#define RINGO__VIRTUAL_EPOCH ((int64_t)946684800 * RINGO_SECOND)
 /* True if a thread exists that is not the runtime's own (the caller of
  * ringo_run, its workers, the monitor) and so might yet wake a fiber. */
 bool ringo__foreign_threads(ringo__runtime_t *rt);

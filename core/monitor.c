@@ -52,6 +52,9 @@
  * because of a thread outside the runtime, or a spare still ending, comes
  * due when that thread ends.
  *
+ * Its periods are real time, also in a virtual-time run (clock.c), where
+ * it rescues nothing: a hog there holds the one worker, as on one P.
+ *
  * The monitor polls every millisecond while any worker runs fibers and
  * every 20 ms when all are idle; a futex lets shutdown end its wait
  * (ringo__monitor_kick also wakes the caller of ringo_run waiting for main).
@@ -272,7 +275,9 @@ static bool look(struct monitor *m, bool *hogged, int64_t now)
         uint32_t len = atomic_load_explicit(&w->rq.tail, memory_order_relaxed) - head;
         waiting |= cur && len > 0 && len <= RINGO__RUNQ_SIZE && head == m->last_head[i];
         m->last_head[i] = head;
-        if (!cur || tick != m->last_tick[i]) {
+        /* Virtual time keeps every fiber on its one worker, in its order:
+         * nothing is rescued (and no spare started) there. */
+        if (!cur || tick != m->last_tick[i] || rt->virtual_time) {
             m->last_tick[i] = tick;
             m->since[i] = now;
             m->cpu_base[i] = -1;
@@ -332,9 +337,9 @@ static void *monitor_main(void *arg)
         goto out;
     for (unsigned i = 0; i < rt->nworkers; i++)
         m.cpu_base[i] = -1;
-    int64_t last_scavenge = ringo__now(), last_age = last_scavenge;
+    int64_t last_scavenge = ringo__wall_now(), last_age = last_scavenge;
     while (!atomic_load(&rt->stopping)) {
-        int64_t now = ringo__now();
+        int64_t now = ringo__wall_now();
         if (now - last_scavenge >= SCAVENGE_PERIOD) {
             ringo__stacks_scavenge(rt);
             last_scavenge = now;

@@ -10,9 +10,10 @@
  * Operations. ringo__ev_submit turns a ringo__ev_op_t into one SQE whose
  * user_data is the record's address (never the fd), plus a linked timeout
  * (IORING_OP_LINK_TIMEOUT, absolute, CLOCK_MONOTONIC like ringo__now) when
- * the op has a deadline. The pair always goes into the SQ together: if only
- * one slot is left, the queue is flushed first, because a flush between
- * the two would send the op off without its timeout. The linked timeout's
+ * the op has a deadline (not in virtual time, clock.c). The pair always
+ * goes into the SQ together: if only one slot is left, the queue is
+ * flushed first, because a flush between the two would send the op off
+ * without its timeout. The linked timeout's
  * own CQE carries UD_IGNORE and counts for nothing; a TIMEOUT op's
  * -ETIME ("it fired") is delivered as 0. A timespec the kernel reads at
  * submission lives in the record's backend scratch until then.
@@ -372,17 +373,22 @@ void ringo__ev_submit(ringo__worker_t *w, ringo__ev_op_t *op)
     case RINGO__EV_FSYNC:
         io_uring_prep_fsync(sqe, op->fd, (op->flags & RINGO__EV_DATASYNC) ? IORING_FSYNC_DATASYNC : 0);
         break;
-    case RINGO__EV_TIMEOUT:
-        ts->tv_sec = op->deadline / RINGO_SECOND;
-        ts->tv_nsec = op->deadline % RINGO_SECOND;
+    case RINGO__EV_TIMEOUT: {
+        int64_t when = ringo__kernel_time(op->deadline);
+        ts->tv_sec = when / RINGO_SECOND;
+        ts->tv_nsec = when % RINGO_SECOND;
         io_uring_prep_timeout(sqe, ts, 0, IORING_TIMEOUT_ABS);
         break;
+    }
     default:
         ringo__throw("ringo__ev_submit: unknown opcode %d", op->opcode);
     }
     io_uring_sqe_set_data(sqe, &op->op);
     atomic_fetch_add(&w->inflight, 1);
-    if (op->deadline && op->opcode != RINGO__EV_TIMEOUT) {
+    /* In virtual time an op's deadline is the virtual clock's, which stands
+     * still while the op is in flight: the kernel is given none. */
+    if (op->deadline && op->opcode != RINGO__EV_TIMEOUT &&
+        !atomic_load_explicit(&ringo__virtual_now, memory_order_relaxed)) {
         sqe->flags |= IOSQE_IO_LINK;
         ts->tv_sec = op->deadline / RINGO_SECOND;
         ts->tv_nsec = op->deadline % RINGO_SECOND;

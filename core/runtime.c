@@ -1,7 +1,8 @@
 /* core/runtime.c - ringo_run and ringo_main: start the workers, run main,
  * end the program or tear it all down.
  *
- * Start-up, in order: resolve the configuration (cfg, then RINGO_WORKERS);
+ * Start-up, in order: resolve the configuration (cfg, then RINGO_WORKERS;
+ * virtual time forces one worker and starts the virtual clock, clock.c);
  * probe io_uring once (a clear line and -errno if it is unusable); find the
  * allowed cores with hwloc (on failure: the online CPU count, no pinning,
  * one warning); reserve the stack pool; install the crash signals; queue the
@@ -473,6 +474,8 @@ static int run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg, bo
         goto out;
     }
     rt->on_valgrind = ringo__on_valgrind();
+    rt->virtual_time = c.virtual_time;
+    rt->seed = c.seed;
     /* Adaptive: spin briefly before sleeping; both locks are held for a
      * few dozen instructions. */
     pthread_mutexattr_t ma;
@@ -508,6 +511,8 @@ static int run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg, bo
         nworkers = ncores;
     if (nworkers > RINGO__MAX_WORKERS)
         nworkers = RINGO__MAX_WORKERS;
+    if (c.virtual_time)
+        nworkers = 1;       /* one worker runs the bubble, in a reproducible order */
     rt->nprocs = nworkers;
     rt->nworkers = nworkers + spare_slots(nworkers);
     atomic_store(&rt->nslots, nworkers);
@@ -533,6 +538,8 @@ static int run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg, bo
         goto out;
 
     ringo__rt = rt;
+    if (c.virtual_time)
+        atomic_store(&ringo__virtual_now, RINGO__VIRTUAL_EPOCH);
     ret = ringo__spawn_main(main_fn, arg);
     if (ret < 0)
         goto out;
@@ -611,6 +618,7 @@ static int run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg, bo
 
 out:
     ringo__rt = NULL;
+    atomic_store(&ringo__virtual_now, 0);
     ringo__free(threads);
     ringo__free(starts);
     if (have_topo)

@@ -28,6 +28,10 @@
  *   4. sleep in its event source (ringo__ev_wait), the timeout being its
  *      nearest timer, or a nap while other workers run (below). This is the
  *      only place a worker sleeps.
+ *      In virtual time (one worker) it sleeps only while a ring operation
+ *      is in flight; otherwise it moves the virtual clock to its nearest
+ *      timer (clock.c) and goes back to 1., or, with no timer, runs the
+ *      deadlock check as usual.
  *
  * Stealing only work that waits. Measured on 2 workers (bench/workerpool,
  * pipeline, fanin; BENCH_STATS=1 prints the counters), stealing whatever a
@@ -72,7 +76,9 @@
  * idle, so while it retires no deadlock is declared.
  *
  * Steal victims and wake-up targets are picked with ringo__rand, the
- * runtime's one random number generator (fiber.c).
+ * runtime's one random number generator (fiber.c); a worker's state starts
+ * from its index, or in virtual time from ringo_config_t.seed, so that
+ * select's choices replay.
  *
  * Lock rules: only rt->global_lock (the global queue list). Run queues are
  * lock-free; runnext is an atomic pointer any consumer may CAS away, and
@@ -657,7 +663,18 @@ static void go_idle(ringo__runtime_t *rt, ringo__worker_t *w)
     if (next == INT64_MAX && atomic_load(&w->inflight) == 0)
         ringo__check_deadlock(rt);
     int64_t timeout = -1;
-    if (next != INT64_MAX) {
+    if (RINGO__UNLIKELY(rt->virtual_time)) {
+        /* Every fiber is blocked. With no ring operation in flight only a
+         * timer can wake one: jump the clock to it and go fire it. With
+         * one in flight, time stands still until it completes. */
+        if (next != INT64_MAX && atomic_load(&w->inflight) == 0) {
+            if (next > atomic_load(&ringo__virtual_now))
+                atomic_store(&ringo__virtual_now, next);
+            atomic_fetch_add(&rt->idle, RINGO__WAKE_ONE - RINGO__IDLE_ONE);
+            atomic_store(&w->sleeping, 0);
+            return;
+        }
+    } else if (next != INT64_MAX) {
         int64_t now = ringo__now();
         timeout = next > now ? next - now : 0;
     }
@@ -733,11 +750,24 @@ static ringo__fiber_t *find_runnable(ringo__runtime_t *rt, ringo__worker_t *w)
     }
 }
 
+/* A virtual-time run's generator state from its seed (splitmix64's
+ * finaliser: nearby seeds give unrelated streams; never the stuck 0). */
+static uint64_t seed_state(uint64_t seed)
+{
+    uint64_t z = seed + 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return z ? z : 0x9E3779B97F4A7C15ull;
+}
+
 void ringo__worker_loop(ringo__worker_t *w)
 {
     ringo__runtime_t *rt = ringo__rt;
     w->rng = 0x9E3779B97F4A7C15ull * (w->index + 1);
     w->nap_ns = NAP_MIN_NS;
+    if (rt->virtual_time)
+        w->rng = seed_state(rt->seed);
     ringo__fiber_t *f;
     while ((f = find_runnable(rt, w)) != NULL) {
         w->schedtick++;

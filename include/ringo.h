@@ -13,6 +13,7 @@
 #include <ringo/chan.h>
 #include <ringo/sync.h>
 #include <ringo/context.h>
+#include <ringo/group.h>
 #include <ringo/io.h>
 
 #endif

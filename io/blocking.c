@@ -163,19 +163,19 @@ static void *pool_main(void *arg)
         if (pool.closing)
             break;
         /* Idle: wait for a call, the run's end, or IDLE_NS. */
-        int64_t until = ringo__now() + IDLE_NS;
+        int64_t until = ringo__wall_now() + IDLE_NS;
         t->idle = true;
         ringo__list_push_back(&pool.idle, &t->idle_link);
         for (;;) {
             atomic_store_explicit(&t->futex, 0, memory_order_relaxed);
             unlock();
-            int64_t left = until - ringo__now();
+            int64_t left = until - ringo__wall_now();
             if (left > 0) {
                 struct timespec ts = {.tv_sec = left / RINGO_SECOND, .tv_nsec = left % RINGO_SECOND};
                 syscall(SYS_futex, &t->futex, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
             }
             lock();
-            if (!t->idle || ringo__now() >= until)
+            if (!t->idle || ringo__wall_now() >= until)
                 break;          /* handed a call (or told to end), or timed out */
         }
         if (t->idle) {

@@ -153,8 +153,8 @@ static ssize_t plain_syscall(const ringo__ev_op_t *ev)
         r = (ev->flags & RINGO__EV_DATASYNC) ? fdatasync(ev->fd) : fsync(ev->fd);
         break;
     case RINGO__EV_TIMEOUT: {
-        struct timespec ts = {.tv_sec = ev->deadline / RINGO_SECOND,
-                              .tv_nsec = ev->deadline % RINGO_SECOND};
+        int64_t when = ringo__kernel_time(ev->deadline);
+        struct timespec ts = {.tv_sec = when / RINGO_SECOND, .tv_nsec = when % RINGO_SECOND};
         int e = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
         return e ? -e : 0;
     }

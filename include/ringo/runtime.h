@@ -42,7 +42,49 @@ typedef struct ringo_config {
     bool     no_pin;       /* true: don't pin workers to cores */
     size_t   stack_size;   /* each fiber's stack; 0: 64 KiB (see below) */
     unsigned ring_entries; /* SQ entries per worker ring; 0: 256 */
+    bool     virtual_time; /* true: a test clock, one worker (see "Virtual time") */
+    uint64_t seed;         /* with virtual_time: seeds select's random choices */
 } ringo_config_t;
+
+/* Virtual time (Go's testing/synctest), for tests of code that waits on
+ * time. With .virtual_time, ringo_run runs on one worker (workers and
+ * RINGO_WORKERS are ignored) and ringo_now() reads a virtual clock that
+ * starts at the same value every run (946684800 s, synctest's midnight of
+ * 1 January 2000) and moves only when every fiber is blocked: it then
+ * jumps straight to the earliest timer, whose fire wakes its fiber. So
+ * ringo_sleep(RINGO_HOUR) returns at once in wall time, ringo_now() reads
+ * an hour later, and a fiber that computes sees the clock stand still.
+ * Every timer lives on that clock: sleeps, timers, tickers, RINGO_TIMEOUT,
+ * context deadlines.
+ *
+ * A run is reproducible: the one worker runs fibers in an order that
+ * depends only on what they do, and .seed seeds select's random choice
+ * among ready cases (and every other random choice the runtime makes), so
+ * the same program with the same seed takes the same steps at the same
+ * virtual times; another seed may choose differently.
+ *
+ * Blocked means blocked on something inside the run: a channel, a select,
+ * a lock, a WaitGroup, a sleep, a context. As in synctest, what comes from
+ * outside is not:
+ *   - a fiber waiting on real I/O (sockets, files, fd select cases) is not
+ *     blocked in this sense: while any I/O operation is in flight the
+ *     clock stands still, however long the I/O takes in wall time, and a
+ *     context deadline on such an operation cannot pass until it
+ *     completes (it is not given to the kernel). Test I/O-bound code with
+ *     in-memory stand-ins (channels, socketpairs that the test feeds);
+ *   - calls run on the blocking pool (ringo_blocking, name resolution) and
+ *     plain threads the program starts do not hold the clock: they come
+ *     back at whatever virtual time it is then, which makes a run that
+ *     uses them not reproducible.
+ * When every fiber is blocked and no timer is pending, the run dies with
+ * "all fibers are asleep - deadlock!" and the fiber dump (each fiber's wait
+ * reason, how long in virtual time, where it was created), as any run
+ * does. A timer that keeps firing (a ticker nobody stops) keeps the clock
+ * going instead, as a ticker keeps a Go program alive.
+ *
+ * The monitor moves no fiber in virtual time: a fiber that computes for
+ * long holds the one worker until it blocks or yields. Outside
+ * ringo_run, ringo_now() is the real clock again. */
 
 /* Fiber stacks. Each fiber gets stack_size bytes (64 KiB unless configured,
  * 16 KiB to 1 GiB, rounded up to pages), less a few hundred bytes for the
