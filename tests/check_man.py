@@ -73,6 +73,7 @@ EXTRA_SOURCES = {
     "ringo_dial": IO_WAIT + [("io/net.c", "resolve_fn")],     # run through ringo_blocking
     "ringo_sem_acquire": CTX_ERRORS,                          # ringo_ctx_err(ctx)
     "ringo_ctx_err": CTX_ERRORS,
+    "ringo_group_go": [("core/fiber.c", "spawn")],           # ringo_go_at's -ENOMEM
 }
 
 # Errors a page documents that come from the kernel or libc as they are.
@@ -101,7 +102,8 @@ PASSED_THROUGH = {
 }
 
 # Functions returning int that is not an -errno.
-NOT_ERRNO = {"ringo_expect_no_leaks": "returns the number of leaked fibers"}
+NOT_ERRNO = {"ringo_expect_no_leaks": "returns the number of leaked fibers",
+             "ringo_group_wait": "returns a member's own result"}
 
 SOURCE_DIRS = ("core", "sync", "io")
 
