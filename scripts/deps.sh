@@ -12,6 +12,7 @@ pkgs=(
   time                            # /usr/bin/time for peak RSS
   node-llhttp                     # llhttp's C sources, for examples/http_server
   wrk hey                         # HTTP load generators of the server benchmarks
+  python3-matplotlib              # bench/chart.py draws the benchmark chart (SVG)
 )
 missing=()
 for p in "${pkgs[@]}"; do
