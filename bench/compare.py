@@ -566,7 +566,8 @@ def main():
         report += ["", "## Results", ""] + table(
             records, backends, ref, ref_name, one_worker, quick)
     if server_records:
-        report += ["", "## Servers", "", servers.description(settings_s), ""]
+        report += ["", "## Servers", "", servers.description(
+            settings_s, "the Workers column" if sweep else None), ""]
         report += table(server_records, backends, ref, ref_name, False, quick)
         offered = [r for r in server_records if "offered_rate" in r]
         for r in offered:

@@ -455,12 +455,13 @@ def run_all(names, runs, settings, sides, loadgen, reference, warm_up=True):
     return records, failed
 
 
-def description(settings):
-    """The paragraph the report puts above the server table."""
+def description(settings, workers=None):
+    """The paragraph the report puts above the server table; workers says
+    the worker count when it is not settings.workers (a sweep)."""
     return (
         f"ringo's examples/echo_server and examples/http_server against their "
         f"Go twins (bench/go/echo_server: net; bench/go/http_server: "
-        f"net/http), RINGO_WORKERS = GOMAXPROCS = {settings.workers}, on "
+        f"net/http), RINGO_WORKERS = GOMAXPROCS = {workers or settings.workers}, on "
         f"loopback. A fresh server per run; the same client for both "
         f"sides (bench/go/loadgen for TCP, checking every echoed byte; wrk "
         f"and hey for HTTP). Server and client share the machine's "
