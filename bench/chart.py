@@ -13,7 +13,8 @@ smaller) and < 1 means it loses, on a log scale centred on a line at 1x.
 Left: time, throughput, latency and CPU. Right: memory (peak RSS of every
 program, and the per-connection and per-fiber figures). Each bar's whisker
 is the min-max spread: from ringo's worst run against the other side's
-best to ringo's best against the other's worst. Winning bars are green and
+best to ringo's best against the other's worst; a bar is pale when that
+spread crosses 1x (the runs disagree on who wins). Winning bars are green and
 point right, losing ones red and point left; each panel is sorted, best on
 top. With two backends each row has a bar per backend.
 
@@ -109,9 +110,9 @@ def collect(data):
     return speed, memory
 
 
-def ratio_text(adv, ref_name):
+def ratio_text(adv, ref_name, me):
     if adv >= TIE_BAND:
-        return f"ringo {adv:.2f}×"
+        return f"{me} {adv:.2f}×"
     if adv <= 1 / TIE_BAND:
         return f"{ref_name} {1 / adv:.2f}×"
     return "tie"
@@ -139,7 +140,7 @@ def log_ticks(ax, limit, axis="x"):
         ax.set_yticklabels(labels)
 
 
-def bar_panel(ax, rows, title, ref_name, backends):
+def bar_panel(ax, rows, title, ref_name, me, backends):
     if not rows:
         ax.set_axis_off()
         ax.set_title(f"{title}\n(nothing measured)", fontsize=10)
@@ -155,13 +156,16 @@ def bar_panel(ax, rows, title, ref_name, backends):
             i = backends.index(b)
             yy = y + (i - (n_b - 1) / 2) * height
             c = colour(adv)
+            # Pale when the spread crosses 1x: the runs disagree on who wins.
+            clear = lo > 1 or hi < 1
             ax.barh(yy, adv - 1, left=1, height=height * 0.9, color=c,
-                    hatch=HATCH.get(i, ""), edgecolor="white" if i else c, linewidth=0)
+                    alpha=1.0 if clear else 0.45, hatch=HATCH.get(i, ""),
+                    edgecolor="white" if i else c, linewidth=0)
             ax.errorbar(adv, yy, xerr=[[adv - lo], [hi - adv]], fmt="none",
                         ecolor="#333333", elinewidth=0.9, capsize=2.5)
             right = adv >= 1
             x = (max(hi, adv) * 1.06) if right else (min(lo, adv) / 1.06)
-            text = ratio_text(adv, ref_name) + (f" [{b}]" if n_b > 1 else "")
+            text = ratio_text(adv, ref_name, me) + (f" [{b}]" if n_b > 1 else "")
             ax.text(x, yy, text, va="center", ha="left" if right else "right",
                     fontsize=7.5, color=c if c != TIE else "#555555")
     ax.axvline(1, color="black", linewidth=1)
@@ -174,7 +178,7 @@ def bar_panel(ax, rows, title, ref_name, backends):
     ax.grid(axis="x", color="#dddddd", linewidth=0.6)
     ax.set_axisbelow(True)
     ax.set_title(title, fontsize=10)
-    ax.set_xlabel(f"← {ref_name} better        ringo better →", fontsize=9)
+    ax.set_xlabel(f"← {ref_name} better        {me} better →", fontsize=9)
     for s in ("top", "right"):
         ax.spines[s].set_visible(False)
 
@@ -188,8 +192,9 @@ def headline(data):
         what = f"ratio of medians of {s['runs']} interleaved runs a side at each worker count"
     else:
         what = (f"ratio of medians of {s['runs']} interleaved runs a side; "
-                f"whisker = min–max spread")
-    return (f"ringo against {ref}: {what}\n"
+                f"whisker = min–max spread; pale bar = the spread crosses 1×")
+    me = "ringo (this tree)" if s.get("baseline") else "ringo"
+    return (f"{me} against {ref}: {what}\n"
             f"{m['cores']}-core {m['cpu']}, Linux {m['kernel']}, {m['go']}, "
             f"ringo {m['commit']}, {m['date']}, load avg "
             f"{m.get('load_average_start', '?')}")
@@ -202,10 +207,11 @@ def bars_chart(data, paths):
     speed, memory = collect(data)
     n = max(len(speed), len(memory), 1)
     fig, (left, right) = plt.subplots(
-        1, 2, figsize=(14, 1.6 + 0.3 * n),
+        1, 2, figsize=(14, max(3.6, 1.9 + 0.3 * n)),
         gridspec_kw={"width_ratios": [1.15, 1]})
-    bar_panel(left, speed, "Time, throughput, latency, CPU", ref_name, backends)
-    bar_panel(right, memory, "Memory", ref_name, backends)
+    me = "this tree" if s.get("baseline") else "ringo"
+    bar_panel(left, speed, "Time, throughput, latency, CPU", ref_name, me, backends)
+    bar_panel(right, memory, "Memory", ref_name, me, backends)
     if len(backends) > 1:
         from matplotlib.patches import Patch
         fig.legend(handles=[Patch(facecolor="#777777", hatch=HATCH.get(i, ""),

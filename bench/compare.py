@@ -222,7 +222,8 @@ def fmt(v):
     return f"{v:.2f}"
 
 
-def verdict(ringo_med, ref_med, lower_better, word, ref_name="Go"):
+def verdict(ringo_med, ref_med, lower_better, word, ref_name="Go",
+            ringo_name="ringo"):
     """Honest winner column: who wins, by the ratio of medians."""
     if ringo_med <= 0 or ref_med <= 0:
         # A ratio of non-positive figures (e.g. RSS growth below page
@@ -233,7 +234,7 @@ def verdict(ringo_med, ref_med, lower_better, word, ref_name="Go"):
         # Would print as 1.00×; naming a winner there would be noise.
         return "tie (1.00×)"
     ringo_wins = (ringo_med < ref_med) == lower_better
-    return f"{'ringo' if ringo_wins else ref_name} {ratio:.2f}× {word}"
+    return f"{ringo_name if ringo_wins else ref_name} {ratio:.2f}× {word}"
 
 
 def values(record, side, backend, key):
@@ -259,17 +260,20 @@ def mib(kib_values):
 
 def table(records, backends, ref, ref_name, show_1worker, quick):
     """Markdown rows for records of one group: one row per metric (per
-    workers count when sweeping); a column pair per backend."""
+    workers count when sweeping); a column pair per backend. Against a
+    baseline, ringo is "this tree"."""
     multi = len(backends) > 1
+    me = "this tree" if ref == "baseline" else "ringo"
     head = ["Benchmark", "Workers", "Metric"]
     for b in backends:
         tag = f" {b}" if multi else ""
-        head += [f"ringo{tag} median", f"ringo{tag} [min–max]"]
+        head += [f"{me}{tag} median", f"{me}{tag} [min–max]"]
     head += [f"{ref_name} median", f"{ref_name} [min–max]"]
     head += [f"Result{f' {b}' if multi else ''}" for b in backends]
     if show_1worker:
         head.append("ringo 1 worker")
-    head += ["ringo peak RSS MiB", f"{ref_name} peak RSS MiB"]
+    head += [f"{me}{f' {backends[0]}' if multi else ''} peak RSS MiB",
+             f"{ref_name} peak RSS MiB"]
     align = ["---", "---:", "---"] + ["---:"] * (2 * len(backends) + 2) \
         + ["---"] * len(backends) + ["---:"] * (len(head) - 5 - 3 * len(backends))
     rows = ["| " + " | ".join(head) + " |", "|" + "|".join(align) + "|"]
@@ -297,7 +301,7 @@ def table(records, backends, ref, ref_name, show_1worker, quick):
                     results.append(verdict(statistics.median(rv),
                                            statistics.median(ref_b),
                                            m["lower_is_better"], m["word"],
-                                           ref_name))
+                                           ref_name, me))
                 else:
                     results.append("")
             cells += list(med_range(ref_v))
@@ -391,8 +395,9 @@ def machine_lines(m, settings):
         lines.append(f"- Runs per side: {settings['runs']} (after one warm-up "
                      "each), interleaved; median and [min–max] shown")
     if settings["baseline"]:
-        lines.append(f"- Against ringo at {settings['baseline']} (baseline), "
-                     "not Go: Result says which build wins")
+        lines.append(f"- This tree against ringo at {settings['baseline']} "
+                     "(baseline), not Go: Result says which build wins; a "
+                     "ratio inside both min–max ranges is noise")
     if settings["backends"] != ["default"]:
         lines.append(f"- RINGO_BACKEND: {', '.join(settings['backends'])}")
     if os.environ.get("BENCH_N"):
