@@ -122,11 +122,14 @@ def colour(adv):
     return WIN if adv >= TIE_BAND else LOSE if adv <= 1 / TIE_BAND else TIE
 
 
-def log_ticks(ax, limit, axis="x"):
-    """Ticks at powers of 2 within ±limit (in log2), written as 1/4×, 2×."""
+def log_ticks(ax, limit, lo=None, hi=None, axis="x"):
+    """Ticks at powers of 2 within ±limit (or lo..hi), in log2, written as
+    1/4×, 2×."""
+    lo = -limit if lo is None else lo
+    hi = limit if hi is None else hi
     k = max(1, math.ceil(limit))
-    step = 1 if k <= 4 else 2           # at most nine ticks
-    powers = [i for i in range(-k, k + 1) if i % step == 0]
+    step = 1 if hi - lo <= 9 else 2     # about nine ticks at most
+    powers = [i for i in range(-k, k + 1) if i % step == 0 and lo <= i <= hi]
     ticks = [2.0 ** i for i in powers]
     labels = [f"1/{int(2 ** -i)}×" if i < 0 else f"{int(2 ** i)}×" for i in powers]
     loc = FixedLocator(ticks)
@@ -147,8 +150,12 @@ def bar_panel(ax, rows, title, ref_name, me, backends):
         return
     # Best on top: barh puts row 0 at the bottom.
     rows = sorted(rows, key=lambda r: min(a[0] for _, a in r[1]))
-    limit = max(abs(math.log2(v)) for _, bars in rows for _, a in bars for v in a)
-    limit = max(1.0, limit * 1.35)          # room for the labels
+    logs = [math.log2(v) for _, bars in rows for _, a in bars for v in a]
+    # Each side reaches at least 2x, and further by a share of the width
+    # for the labels beyond the whiskers.
+    x_lo, x_hi = min(min(logs), -1.0), max(max(logs), 1.0)
+    pad = 0.3 * (x_hi - x_lo)
+    x_lo, x_hi = x_lo - pad, x_hi + pad
     n_b = len(backends)
     height = 0.75 / n_b
     for y, (label, bars) in enumerate(rows):
@@ -170,8 +177,8 @@ def bar_panel(ax, rows, title, ref_name, me, backends):
                     fontsize=7.5, color=c if c != TIE else "#555555")
     ax.axvline(1, color="black", linewidth=1)
     ax.set_xscale("log", base=2)
-    ax.set_xlim(2 ** -limit, 2 ** limit)
-    log_ticks(ax, limit)
+    ax.set_xlim(2 ** x_lo, 2 ** x_hi)
+    log_ticks(ax, max(-x_lo, x_hi), x_lo, x_hi)
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([r[0] for r in rows], fontsize=8)
     ax.set_ylim(-0.6, len(rows) - 0.4)

@@ -473,6 +473,16 @@ def main():
     if unknown:
         ap.error(f"unknown benchmark(s) {', '.join(unknown)}; "
                  f"known: {', '.join(known)}")
+    # A program built in bench/ but missing from BENCHMARKS would silently
+    # never run: say so (the full report is where new benchmarks belong).
+    if os.path.isdir(args.ringo_dir):
+        names = {b[0] for b in BENCHMARKS}
+        for f in sorted(os.listdir(args.ringo_dir)):
+            path = os.path.join(args.ringo_dir, f)
+            if (f not in names and os.path.isfile(path) and os.access(path, os.X_OK)
+                    and os.path.exists(os.path.join(args.go_dir, f))):
+                print(f"warning: {f} is built with a Go twin but not in "
+                      f"compare.py's BENCHMARKS: not run", file=sys.stderr)
     selected = [b for b in BENCHMARKS if not only or b[0] in only]
     selected_servers = [n for n in servers.NAMES if not only or n in only]
 
