@@ -1,5 +1,5 @@
-/* examples/channels.c - chapter 2 of the Go concurrency reference (channels),
- * in C.
+/* examples/channels.c - Go's channels in C (chapter 2 of
+ * docs/guide.md).
  *
  *   ch := make(chan T)           ringo_chan_make(sizeof(T), 0)
  *   ch := make(chan T, 3)        ringo_chan_make(sizeof(T), 3)

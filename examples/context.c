@@ -1,5 +1,6 @@
-/* examples/context.c - chapter 5 of the Go concurrency reference
- * (context.Context), in C, and the fetchBoth example from its opening.
+/* examples/context.c - Go's context.Context in C (chapter 5
+ * of docs/guide.md), and fetchBoth: two fetches where the first error
+ * cancels the other.
  *
  *   context.Background()               ringo_background()
  *   ctx, cancel := WithCancel(parent)  ctx = ringo_with_cancel(parent); the

@@ -1,5 +1,5 @@
-/* examples/exercises.c - the coding questions (6 to 9) at the end of the Go
- * concurrency reference, answered in C with ringo.
+/* examples/exercises.c - classic Go concurrency exercises, answered in C
+ * with ringo (docs/guide.md, chapter 12 lists them).
  *
  *   6. A worker pool: tasks from a channel, a configurable number of
  *      workers, context cancellation, results on a channel that closes

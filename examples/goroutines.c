@@ -1,4 +1,4 @@
-/* examples/goroutines.c - chapter 1 of the Go concurrency reference, in C.
+/* examples/goroutines.c - goroutines as fibers (chapter 1 of docs/guide.md).
  *
  *   go doSomething()          ringo_go(do_something, arg)
  *   main returning            ends every other fiber, as in Go

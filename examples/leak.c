@@ -1,4 +1,4 @@
-/* examples/leak.c - interview question 10 of the Go concurrency reference:
+/* examples/leak.c - hunting a fiber leak (chapter 8 of docs/guide.md):
  * "your service is leaking goroutines in production".
  *
  * The leaky handler starts three fibers per request and loses each one a

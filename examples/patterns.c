@@ -1,5 +1,5 @@
-/* examples/patterns.c - chapter 6 of the Go concurrency reference, the
- * patterns that take a context: fan-out/fan-in, a worker pool, a generator,
+/* examples/patterns.c - Go's concurrency patterns (chapter 6 of
+ * docs/guide.md), the patterns that take a context: fan-out/fan-in, a worker pool, a generator,
  * or-done and rate limiting. (pipeline.c has their done-channel forms.)
  *
  *   results := make(chan R, n)         ringo_chan_make(sizeof(R), n)

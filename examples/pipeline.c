@@ -1,5 +1,5 @@
-/* examples/pipeline.c - the channel patterns of chapter 6 of the Go
- * concurrency reference, in C.
+/* examples/pipeline.c - the channel patterns of chapter 6 of docs/guide.md,
+ * in C.
  *
  *   func gen(...) <-chan int        ringo_chan_t *generate(...): makes the
  *     { out := make(chan int)         channel, gives the stage fiber its own

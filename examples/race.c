@@ -1,4 +1,4 @@
-/* examples/race.c - chapter 7 of the Go concurrency reference: a data race
+/* examples/race.c - a data race (chapter 7 of docs/guide.md)
  * and its three fixes, and ringo's `go test -race`.
  *
  *   counter++ from fibers on 2 workers   a data race: ThreadSanitizer reports it

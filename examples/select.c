@@ -1,4 +1,4 @@
-/* examples/select.c - chapter 3 of the Go concurrency reference (select), in C.
+/* examples/select.c - Go's select in C (chapter 3 of docs/guide.md).
  *
  *   select {                      ringo_case_t cases[] = {
  *   case v := <-ch1:                  RINGO_RECV(ch1, &v),

@@ -1,5 +1,5 @@
-/* examples/sync.c - chapter 4 of the Go concurrency reference (the sync
- * package), in C.
+/* examples/sync.c - Go's sync package in C (chapter 4 of
+ * docs/guide.md).
  *
  *   var mu sync.Mutex             ringo_mutex_t mu = {0};   (zero value works)
  *   mu.Lock(); defer mu.Unlock()  ringo_mutex_lock(&mu) ... ringo_mutex_unlock(&mu)

@@ -12,6 +12,7 @@ pkgs=(
   time                            # /usr/bin/time for peak RSS
   node-llhttp                     # llhttp's C sources, for examples/http_server
   wrk hey                         # HTTP load generators of the server benchmarks
+  groff-base                      # lints the man pages (tests/check_man.py), and man shows them
   python3-matplotlib              # bench/chart.py draws the benchmark chart (SVG)
 )
 missing=()
