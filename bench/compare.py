@@ -41,8 +41,8 @@ bench/chart.py and for anyone's own analysis:
   {"schema": 1, "machine": {...}, "settings": {...},
    "benchmarks": [{"name", "group": "micro"|"servers", "title", "workers",
                    "metrics": [{"key", "unit", "lower_is_better", "word"}],
-                   "runs": [{"side", "backend", "run", "values": {key: v},
-                             "peak_rss_kib"}],
+                   "runs": [{"side", "backend", "workers", "run",
+                             "values": {key: v}, "peak_rss_kib"}],
                    "error"?: "...", "skipped"?: "..."}]}
 Micro benchmarks have one metric, key "value". Progress and failures go to
 stderr. The exit status is non-zero if any program failed, timed out or
@@ -289,7 +289,7 @@ def table(records, backends, ref, ref_name, show_1worker, quick):
             continue
         for i, m in enumerate(rec["metrics"]):
             cells = [title if i == 0 else "", str(rec["workers"]), m["unit"]]
-            ref_v = values(rec, ref, None if ref == "go" else None, m["key"])
+            ref_v = values(rec, ref, None, m["key"])   # every backend's
             results = []
             for b in backends:
                 rv = values(rec, "ringo", b, m["key"])
