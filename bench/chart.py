@@ -18,9 +18,10 @@ spread crosses 1x (the runs disagree on who wins). Winning bars are green and
 point right, losing ones red and point left; each panel is sorted, best on
 top. With two backends each row has a bar per backend.
 
-A --sweep run: one line per benchmark across the worker counts: ringo's
-advantage over Go (left) and ringo's own speed-up over its fewest workers
-(right).
+A --sweep run: small multiples, one per benchmark: ringo's and Go's speed
+against the worker count, both relative to Go on the fewest workers, so
+ringo's line above Go's is ringo winning, and each line's slope is how
+that side scales.
 """
 
 import math
@@ -232,56 +233,83 @@ def bars_chart(data, paths):
 
 
 def sweep_chart(data, paths):
+    """Small multiples, one per benchmark (per headline metric): ringo's and
+    the reference's speed against the worker count, both relative to the
+    reference on its fewest workers, so the reference starts at 1x and the
+    gap between the lines is ringo's advantage. Higher is better for every
+    metric (a time is inverted). The panel's title gives the advantage at
+    the most workers, green when ringo wins, red when it loses."""
     s = data["settings"]
     ref = s.get("reference", "go")
     ref_name = s.get("baseline") or "Go"
+    me = "this tree" if s.get("baseline") else "ringo"
     b = (s.get("backends") or ["default"])[0]
     ref_b = b if ref == "baseline" else None
-    series = {}   # label -> {workers: (advantage, ringo median, lower_better)}
+    series = {}   # label -> {workers: (ringo median, reference median, lower_better)}
     for rec in data["benchmarks"]:
         if "error" in rec or "skipped" in rec or not rec["runs"]:
             continue
         m = rec["metrics"][0]
         label = rec["name"] if rec["group"] == "micro" else f"{rec['name']}: {short_unit(m['unit'])}"
-        ringo = side_values(rec, "ringo", b, m["key"])
-        a = advantage(ringo, side_values(rec, ref, ref_b, m["key"]), m["lower_is_better"])
-        if a:
-            series.setdefault(label, {})[rec["workers"]] = (a[0], med(ringo), m["lower_is_better"])
-    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 6.5))
-    cmap = plt.get_cmap("tab20")
-    extreme = 1.0
-    for i, (label, pts) in enumerate(sorted(series.items())):
-        ws = sorted(pts)
-        adv = [pts[w][0] for w in ws]
-        base = pts[ws[0]]
-        speedup = [(base[1] / pts[w][1]) if base[2] else (pts[w][1] / base[1]) for w in ws]
-        extreme = max(extreme, *(abs(math.log2(v)) for v in adv + speedup))
-        style = dict(color=cmap(i % 20), marker="o", markersize=4, linewidth=1.4)
-        left.plot(ws, adv, label=label, **style)
-        right.plot(ws, speedup, label=label, **style)
+        rv = side_values(rec, "ringo", b, m["key"])
+        fv = side_values(rec, ref, ref_b, m["key"])
+        if rv and fv and min(rv) > 0 and min(fv) > 0:
+            series.setdefault(label, {})[rec["workers"]] = (med(rv), med(fv), m["lower_is_better"])
     workers = sorted({w for pts in series.values() for w in pts}) or [1]
-    for ax, title, ylab in (
-            (left, f"ringo's advantage over {ref_name}", f"← {ref_name} better   ringo better →"),
-            (right, f"ringo's speed-up over {workers[0]} worker(s)", "speed-up (> 1 = faster)")):
-        ax.axhline(1, color="black", linewidth=1)
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log", base=2)
-        ax.set_xticks(workers)
-        ax.set_xticklabels([str(w) for w in workers])
-        ax.xaxis.set_minor_locator(NullLocator())
-        lim = max(1.0, extreme * 1.1)
-        ax.set_ylim(2 ** -lim, 2 ** lim)
-        log_ticks(ax, lim, axis="y")
-        ax.set_xlabel("workers (RINGO_WORKERS = GOMAXPROCS)")
-        ax.set_ylabel(ylab)
-        ax.set_title(title, fontsize=10)
-        ax.grid(color="#dddddd", linewidth=0.6)
+    cols = min(5, max(1, len(series)))
+    rows = max(1, math.ceil(len(series) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.9 * cols, 1.2 + 2.3 * rows),
+                             squeeze=False, sharex=True, sharey=True)
+    extreme = 1.0
+    def final_advantage(item):
+        pts = item[1]
+        r, f, lower = pts[max(pts)]
+        return f / r if lower else r / f
+    # Best first, as in the bar chart.
+    for ax, (label, pts) in zip(axes.flat, sorted(series.items(), key=final_advantage,
+                                                  reverse=True)):
+        ws = sorted(pts)
+        first = pts[ws[0]]
+        def speed(v, lower):
+            # Relative to the reference on the fewest workers; > 1 is better.
+            return first[1] / v if lower else v / first[1]
+        ringo = [speed(pts[w][0], pts[w][2]) for w in ws]
+        other = [speed(pts[w][1], pts[w][2]) for w in ws]
+        extreme = max(extreme, *(abs(math.log2(v)) for v in ringo + other))
+        ax.plot(ws, other, color="#4a6fa5", marker="o", markersize=3.5, linewidth=1.4,
+                label=ref_name)
+        ax.plot(ws, ringo, color="#e08a1e", marker="o", markersize=3.5, linewidth=1.8,
+                label=me)
+        last = ringo[-1] / other[-1]
+        ax.set_title(f"{label}\n{ratio_text(last, ref_name, me)} at {ws[-1]} w",
+                     fontsize=8, color=colour(last) if colour(last) != TIE else "#555555")
+        ax.axhline(1, color="#999999", linewidth=0.8)
+        ax.tick_params(labelbottom=True, labelsize=8)
+        ax.grid(color="#e5e5e5", linewidth=0.6)
         for sp in ("top", "right"):
             ax.spines[sp].set_visible(False)
-    handles, labels = left.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="center right", fontsize=8, frameon=False)
-    fig.suptitle(headline(data) + f"; machine has {data['machine']['cores']} cores", fontsize=9)
-    fig.tight_layout(rect=(0, 0, 0.84, 1))
+    for ax in list(axes.flat)[len(series):]:
+        ax.set_axis_off()
+    lim = max(1.0, extreme * 1.15)
+    first_ax = axes.flat[0]
+    first_ax.set_xscale("log", base=2)
+    first_ax.set_yscale("log", base=2)
+    first_ax.set_ylim(2 ** -lim, 2 ** lim)
+    log_ticks(first_ax, lim, axis="y")
+    first_ax.set_xticks(workers)
+    first_ax.set_xticklabels([str(w) for w in workers])
+    first_ax.xaxis.set_minor_locator(NullLocator())
+    for ax in list(axes.flat)[:len(series)]:
+        ax.set_xlabel("workers", fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(f"speed vs {ref_name} at {workers[0]}", fontsize=8)
+    handles, labels = first_ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper right", ncol=2, fontsize=9, frameon=False)
+    fig.suptitle(headline(data) + "\nspeed: higher is better (times inverted), "
+                 f"relative to {ref_name} on {workers[0]} worker(s); "
+                 f"workers = RINGO_WORKERS = GOMAXPROCS; the machine has "
+                 f"{data['machine']['cores']} cores", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.98))
     for p in paths:
         fig.savefig(p)
 
