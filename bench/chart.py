@@ -246,11 +246,16 @@ def sweep_chart(data, paths):
     b = (s.get("backends") or ["default"])[0]
     ref_b = b if ref == "baseline" else None
     series = {}   # label -> {workers: (ringo median, reference median, lower_better)}
+    failed = {}   # label -> [workers where a run failed]
     for rec in data["benchmarks"]:
-        if "error" in rec or "skipped" in rec or not rec["runs"]:
-            continue
         m = rec["metrics"][0]
         label = rec["name"] if rec["group"] == "micro" else f"{rec['name']}: {short_unit(m['unit'])}"
+        if "error" in rec:
+            failed.setdefault(label, []).append(rec["workers"])
+            series.setdefault(label, {})
+            continue
+        if "skipped" in rec or not rec["runs"]:
+            continue
         rv = side_values(rec, "ringo", b, m["key"])
         fv = side_values(rec, ref, ref_b, m["key"])
         if rv and fv and min(rv) > 0 and min(fv) > 0:
@@ -258,31 +263,44 @@ def sweep_chart(data, paths):
     workers = sorted({w for pts in series.values() for w in pts}) or [1]
     cols = min(5, max(1, len(series)))
     rows = max(1, math.ceil(len(series) / cols))
+    # Each panel its own scale: one benchmark far ahead would flatten the rest.
     fig, axes = plt.subplots(rows, cols, figsize=(2.9 * cols, 1.2 + 2.3 * rows),
-                             squeeze=False, sharex=True, sharey=True)
-    extreme = 1.0
+                             squeeze=False, sharex=True)
     def final_advantage(item):
         pts = item[1]
+        if not pts:
+            return float("-inf")
         r, f, lower = pts[max(pts)]
         return f / r if lower else r / f
     # Best first, as in the bar chart.
     for ax, (label, pts) in zip(axes.flat, sorted(series.items(), key=final_advantage,
                                                   reverse=True)):
         ws = sorted(pts)
+        if not ws:
+            ax.set_title(f"{label}\nFAILED at {', '.join(map(str, failed[label]))} w",
+                         fontsize=8, color=LOSE)
+            continue
         first = pts[ws[0]]
         def speed(v, lower):
             # Relative to the reference on the fewest workers; > 1 is better.
             return first[1] / v if lower else v / first[1]
         ringo = [speed(pts[w][0], pts[w][2]) for w in ws]
         other = [speed(pts[w][1], pts[w][2]) for w in ws]
-        extreme = max(extreme, *(abs(math.log2(v)) for v in ringo + other))
+        extreme = max(1.0, *(abs(math.log2(v)) for v in ringo + other))
+        lim = extreme * 1.15
+        ax.set_yscale("log", base=2)
+        ax.set_ylim(2 ** -lim, 2 ** lim)
+        log_ticks(ax, lim, axis="y")
         ax.plot(ws, other, color="#4a6fa5", marker="o", markersize=3.5, linewidth=1.4,
                 label=ref_name)
         ax.plot(ws, ringo, color="#e08a1e", marker="o", markersize=3.5, linewidth=1.8,
                 label=me)
         last = ringo[-1] / other[-1]
-        ax.set_title(f"{label}\n{ratio_text(last, ref_name, me)} at {ws[-1]} w",
-                     fontsize=8, color=colour(last) if colour(last) != TIE else "#555555")
+        fail = (f"; FAILED at {', '.join(map(str, failed[label]))} w"
+                if label in failed else "")
+        ax.set_title(f"{label}\n{ratio_text(last, ref_name, me)} at {ws[-1]} w{fail}",
+                     fontsize=8, color=LOSE if fail else
+                     colour(last) if colour(last) != TIE else "#555555")
         ax.axhline(1, color="#999999", linewidth=0.8)
         ax.tick_params(labelbottom=True, labelsize=8)
         ax.grid(color="#e5e5e5", linewidth=0.6)
@@ -290,12 +308,8 @@ def sweep_chart(data, paths):
             ax.spines[sp].set_visible(False)
     for ax in list(axes.flat)[len(series):]:
         ax.set_axis_off()
-    lim = max(1.0, extreme * 1.15)
     first_ax = axes.flat[0]
     first_ax.set_xscale("log", base=2)
-    first_ax.set_yscale("log", base=2)
-    first_ax.set_ylim(2 ** -lim, 2 ** lim)
-    log_ticks(first_ax, lim, axis="y")
     first_ax.set_xticks(workers)
     first_ax.set_xticklabels([str(w) for w in workers])
     first_ax.xaxis.set_minor_locator(NullLocator())
@@ -305,7 +319,7 @@ def sweep_chart(data, paths):
         ax.set_ylabel(f"speed vs {ref_name} at {workers[0]}", fontsize=8)
     handles, labels = first_ax.get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper right", ncol=2, fontsize=9, frameon=False)
-    fig.suptitle(headline(data) + "\nspeed: higher is better (times inverted), "
+    fig.suptitle(headline(data) + "\nspeed (each panel its own scale): higher is better (times inverted), "
                  f"relative to {ref_name} on {workers[0]} worker(s); "
                  f"workers = RINGO_WORKERS = GOMAXPROCS; the machine has "
                  f"{data['machine']['cores']} cores", fontsize=9)
