@@ -6,7 +6,9 @@ from bench/go/ for Go) on 127.0.0.1:0 with RINGO_WORKERS = GOMAXPROCS =
 workers, reads its port from its "listening on" line, loads it with the
 same client for both sides, and stops it with SIGTERM: a server that does
 not exit with status 0 fails the run. Sides alternate, ringo, Go, ringo,
-Go, ..., after one discarded warm-up run each.
+Go, ..., after one discarded warm-up run each. Beside Go the sides can be
+ringo on another backend (RINGO_BACKEND) or an older build of ringo
+(--baseline): whatever compare.py passes as sides.
 
 Clients:
   tcp_echo    bench/go/loadgen -mode echo: 100 connections, 64-byte
@@ -21,7 +23,7 @@ Clients:
   idle_echo,  loadgen -mode idle: 10,000 connections, one exchange each,
   idle_http   then idle; the server's VmRSS growth per connection.
 Beside each load, the server's CPU time (utime + stime from
-/proc/<pid>/stat) per operation.
+/proc/<pid>/stat) per operation, and its peak RSS (VmHWM) at the end.
 
 Before the HTTP loads, one GET is checked by hand (status, Content-Type,
 Content-Length, body): wrk and hey count replies, not their content.
@@ -73,10 +75,6 @@ START_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 30
 
 
-def smoke():
-    return bool(os.environ.get("BENCH_N"))
-
-
 class Settings:
     def __init__(self, seconds, idle_conns, workers):
         self.seconds = seconds
@@ -108,12 +106,17 @@ def proc_cpu_s(pid):
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def proc_rss_bytes(pid):
+def proc_status_kib(pid, field):
+    """A "Field:  N kB" line of /proc/<pid>/status, in KiB."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise ServerError(f"no VmRSS for pid {pid}")
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise ServerError(f"no {field} for pid {pid}")
+
+
+def proc_rss_bytes(pid):
+    return proc_status_kib(pid, "VmRSS") * 1024
 
 
 class Server:
@@ -162,12 +165,14 @@ class Server:
         self.stderr.close()
 
     def stop(self):
-        """SIGTERM; the server must exit 0 within STOP_TIMEOUT_S."""
+        """SIGTERM; the server must exit 0 within STOP_TIMEOUT_S. Returns
+        its peak RSS in KiB (VmHWM, read just before the signal)."""
         if self.proc.poll() is not None:
             tail = self.stderr_tail()
             self.kill()
             raise ServerError(f"{self.path}: died during the run "
                               f"(status {self.proc.returncode}){tail}")
+        peak_kib = proc_status_kib(self.pid, "VmHWM")
         self.proc.send_signal(signal.SIGTERM)
         try:
             rc = self.proc.wait(timeout=STOP_TIMEOUT_S)
@@ -180,6 +185,7 @@ class Server:
         self.stderr.close()
         if rc != 0:
             raise ServerError(f"{self.path}: exit status {rc} after SIGTERM{tail}")
+        return peak_kib
 
 
 def run_client(args, timeout):
@@ -254,15 +260,20 @@ def parse_hey(out):
 
 
 class Runner:
-    def __init__(self, settings, ringo_dir, go_dir):
+    """sides: {key: (folder with the side's servers, extra environment)};
+    reference: the side whose maximum rate sets http_rate's offered load."""
+
+    def __init__(self, settings, sides, loadgen, reference):
         self.s = settings
-        self.dirs = {"ringo": ringo_dir, "Go": go_dir}
-        self.loadgen = os.path.join(go_dir, "loadgen")
-        self.go_http_max = None     # median Go requests/s from http_hello
+        self.sides = sides
+        self.loadgen = loadgen
+        self.reference = reference
+        self.ref_http_max = None    # the reference's median requests/s
 
     def server(self, side, program, extra_env=None):
-        return Server(os.path.join(self.dirs[side], program), self.s.workers,
-                      extra_env)
+        folder, env = self.sides[side]
+        return Server(os.path.join(folder, program), self.s.workers,
+                      dict(env, **(extra_env or {})))
 
     # Each run_* starts a server, loads it, stops it, returns {metric: value}.
 
@@ -274,7 +285,7 @@ class Runner:
                               "-duration", f"{self.s.seconds}s"],
                              timeout=self.s.seconds + 120)
             cpu = proc_cpu_s(srv.pid) - cpu0
-            srv.stop()
+            peak = srv.stop()
         except BaseException:
             srv.kill()
             raise
@@ -282,8 +293,9 @@ class Runner:
         if ops == 0:
             raise ServerError(f"loadgen {mode}: no operations completed")
         if mode == "echo":
-            return {"rate": ops / secs, "cpu": cpu / ops * 1e6}
-        return {"rate": ops / secs / 1e6, "cpu": cpu / (ops / 1e9) * 1e3}
+            return {"rate": ops / secs, "cpu": cpu / ops * 1e6, "_peak_kib": peak}
+        return {"rate": ops / secs / 1e6, "cpu": cpu / (ops / 1e9) * 1e3,
+                "_peak_kib": peak}
 
     def run_wrk(self, side, seconds=None):
         srv = self.server(side, "http_server")
@@ -294,18 +306,20 @@ class Runner:
                               "--latency", f"http://{srv.addr}/"],
                              timeout=(seconds or self.s.seconds) + 60)
             cpu = proc_cpu_s(srv.pid) - cpu0
-            srv.stop()
+            peak = srv.stop()
         except BaseException:
             srv.kill()
             raise
         rate, p99, count = parse_wrk(out)
-        return {"rate": rate, "p99": p99, "cpu": cpu / max(count, 1) * 1e6}
+        return {"rate": rate, "p99": p99, "cpu": cpu / max(count, 1) * 1e6,
+                "_peak_kib": peak}
 
     def rate_target(self):
-        if self.go_http_max is None:
-            print("  http_rate: measuring Go's max rate first (wrk)", file=sys.stderr)
-            self.go_http_max = self.run_wrk("Go")["rate"]
-        return self.go_http_max / 2
+        if self.ref_http_max is None:
+            print(f"  http_rate: measuring {self.reference}'s max rate first (wrk)",
+                  file=sys.stderr)
+            self.ref_http_max = self.run_wrk(self.reference)["rate"]
+        return self.ref_http_max / 2
 
     def run_hey(self, side):
         target = self.rate_target()
@@ -319,13 +333,13 @@ class Runner:
                               "-q", str(per_worker), f"http://{srv.addr}/"],
                              timeout=self.s.seconds + 60)
             cpu = proc_cpu_s(srv.pid) - cpu0
-            srv.stop()
+            peak = srv.stop()
         except BaseException:
             srv.kill()
             raise
         rate, p99, count = parse_hey(out)
         return {"p99": p99, "achieved": rate, "cpu": cpu / max(count, 1) * 1e6,
-                "_target": per_worker * conns}
+                "_target": per_worker * conns, "_peak_kib": peak}
 
     def run_idle(self, side, proto):
         program = "http_server" if proto == "http" else "echo_server"
@@ -361,14 +375,14 @@ class Runner:
             if client.returncode != 0:
                 raise ServerError(f"loadgen idle: exit status {client.returncode}\n"
                                   + err.decode()[-2000:])
-            srv.stop()
+            peak = srv.stop()
         except BaseException:
             if client is not None and client.poll() is None:
                 client.kill()
                 client.wait()
             srv.kill()
             raise
-        return {"rss": (after - before) / self.s.idle_conns}
+        return {"rss": (after - before) / self.s.idle_conns, "_peak_kib": peak}
 
     def run(self, name, side):
         if name == "tcp_echo":
@@ -386,71 +400,73 @@ class Runner:
         raise ServerError(f"unknown server benchmark {name}")
 
 
-def run_all(names, runs, settings, ringo_dir, go_dir, fmt, verdict):
-    """Runs the selected server benchmarks; returns (markdown lines, failed)."""
+def run_all(names, runs, settings, sides, loadgen, reference, warm_up=True):
+    """Runs the selected server benchmarks, sides interleaved (the order of
+    sides: {key: (folder, extra env)}). Returns (records, failed): one
+    record per benchmark, as compare.py keeps them (see its docstring)."""
     limit = raise_fd_limit(2 * settings.idle_conns + 1000)
     if limit < settings.idle_conns + 500:
         settings.idle_conns = max(100, limit - 500)
         print(f"servers: RLIMIT_NOFILE is {limit}: idle runs use "
               f"{settings.idle_conns} connections", file=sys.stderr)
-    runner = Runner(settings, ringo_dir, go_dir)
-    rows, notes, failed = [], [], False
+    runner = Runner(settings, sides, loadgen, reference)
+    records, failed = [], False
     for name, program, title, metrics in SERVER_BENCHMARKS:
         if name not in names:
             continue
         if name.startswith("idle_"):
             title = title.replace("10,000", f"{settings.idle_conns:,}")
+        record = {
+            "name": name, "group": "servers", "title": title,
+            "workers": settings.workers,
+            "metrics": [{"key": k, "unit": u, "lower_is_better": lb, "word": w}
+                        for k, u, lb, w in metrics],
+            "runs": [],
+        }
+        records.append(record)
         print(f"{name} (servers, workers {settings.workers})", file=sys.stderr)
-        results = {"ringo": [], "Go": []}
         try:
-            for side in ("ringo", "Go"):            # warm-ups, discarded
-                runner.run(name, side)
+            if warm_up:
+                for side in sides:                  # discarded
+                    runner.run(name, side)
             for i in range(runs):
-                for side in ("ringo", "Go"):
+                for side in sides:
                     r = runner.run(name, side)
                     shown = ", ".join(f"{k} {v:g}" for k, v in r.items()
                                       if not k.startswith("_"))
                     print(f"  {name} {side} run {i + 1}/{runs}: {shown}",
                           file=sys.stderr)
-                    results[side].append(r)
+                    record["runs"].append({
+                        "side": side, "run": i + 1,
+                        "values": {k: v for k, v in r.items()
+                                   if not k.startswith("_")},
+                        "peak_rss_kib": r["_peak_kib"]})
+                    if "_target" in r:
+                        record["offered_rate"] = r["_target"]
         except (ServerError, OSError, subprocess.SubprocessError) as e:
             print(f"FAILED: {name}: {e}", file=sys.stderr)
             failed = True
-            rows.append(f"| {title} | {metrics[0][1]} | FAILED | | FAILED | | see stderr |")
+            record["error"] = str(e)
             continue
         if name == "http_hello":
-            runner.go_http_max = statistics.median(r["rate"] for r in results["Go"])
-        if name == "http_rate":
-            target = results["Go"][0]["_target"]
-            notes.append(f"- http_rate offered {target:,} requests/s "
-                         f"(half of Go's http_hello median).")
-        for key, unit, lower_better, word in metrics:
-            rv = [r[key] for r in results["ringo"]]
-            gv = [r[key] for r in results["Go"]]
-            rm, gm = statistics.median(rv), statistics.median(gv)
-            rows.append(
-                f"| {title} | {unit} | {fmt(rm)} | {fmt(min(rv))}–{fmt(max(rv))} "
-                f"| {fmt(gm)} | {fmt(min(gv))}–{fmt(max(gv))} "
-                f"| {verdict(rm, gm, lower_better, word)} |")
-    lines = [
-        "## Servers",
-        "",
+            runner.ref_http_max = statistics.median(
+                r["values"]["rate"] for r in record["runs"]
+                if r["side"] == reference)
+    return records, failed
+
+
+def description(settings, workers=None):
+    """The paragraph the report puts above the server table; workers says
+    the worker count when it is not settings.workers (a sweep)."""
+    return (
         f"ringo's examples/echo_server and examples/http_server against their "
         f"Go twins (bench/go/echo_server: net; bench/go/http_server: "
-        f"net/http), RINGO_WORKERS = GOMAXPROCS = {settings.workers}, on "
+        f"net/http), RINGO_WORKERS = GOMAXPROCS = {workers or settings.workers}, on "
         f"loopback. A fresh server per run; the same client for both "
         f"sides (bench/go/loadgen for TCP, checking every echoed byte; wrk "
         f"and hey for HTTP). Server and client share the machine's "
         f"{os.cpu_count()} cores, unpinned, so the client's CPU is part of "
         f"the picture. Loads of {settings.seconds} s. CPU is the server's "
-        f"utime + stime over the load, per operation. p99 from wrk is "
-        f"closed-loop (it hides queueing): indicative only; http_rate's p99 "
-        f"is at a fixed offered rate.",
-        "",
-        "| Benchmark | Metric | ringo median | ringo [min–max] | Go median "
-        "| Go [min–max] | Result |",
-        "|---|---|---:|---:|---:|---:|---|",
-    ] + rows
-    if notes:
-        lines += [""] + notes
-    return lines, failed
+        f"utime + stime over the load, per operation; peak RSS is the "
+        f"server's VmHWM. p99 from wrk is closed-loop (it hides queueing): "
+        f"indicative only; http_rate's p99 is at a fixed offered rate.")

@@ -14,6 +14,7 @@ pkgs=(
   wrk hey                         # HTTP load generators of the server benchmarks
   gdb                             # tests/gdb_fibers.py: the gdb extension on live and core files
   groff-base                      # lints the man pages (tests/check_man.py), and man shows them
+  python3-matplotlib              # bench/chart.py draws the benchmark chart (SVG)
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -21,11 +21,19 @@ import (
 // one its messages and its last line ("name: VALUE UNIT") start with.
 type Program string
 
-// N returns BENCH_N if set (for quick smoke runs), else def. A bad BENCH_N
-// exits 2.
+// N returns the benchmark's size: BENCH_N if set; else def / 1000 (at least
+// 1) when RINGO_BENCH_QUICK=1, the smoke pass of scripts/bench.sh --quick
+// (a power of 10 stays one); else def. The same rule as bench_n in
+// bench/bench.h. A bad BENCH_N exits 2.
 func (p Program) N(def int64) int64 {
 	s := os.Getenv("BENCH_N")
 	if s == "" {
+		if os.Getenv("RINGO_BENCH_QUICK") == "1" {
+			if def/1000 > 0 {
+				return def / 1000
+			}
+			return 1
+		}
 		return def
 	}
 	v, err := strconv.ParseInt(s, 10, 64)
