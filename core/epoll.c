@@ -99,7 +99,7 @@ struct ringo__epoll {
     ringo__spinlock_t done_lock;
     ringo__ev_op_t *done_head, *done_tail;      /* done_lock */
     _Atomic int done_nonempty;
-};
+} RINGO__ALIGNED;
 
 static pthread_mutex_t flags_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic bool no_pwait2;
