@@ -101,6 +101,41 @@ struct ringo__epoll {
     _Atomic int done_nonempty;
 } RINGO__ALIGNED;
 
+/* The calls that act for an op go straight to the kernel (syscall(2)), as
+ * io_uring's do: sanitizer interceptors would otherwise take the fds they
+ * make and the buffers they fill for the worker thread's own accesses,
+ * where under io_uring only the kernel touches them. -1 and errno, as libc. */
+static long k_read(int fd, void *buf, size_t len, int64_t off)
+{
+    return off < 0 ? syscall(SYS_read, fd, buf, len) : syscall(SYS_pread64, fd, buf, len, (long)off);
+}
+
+static long k_write(int fd, const void *buf, size_t len, int64_t off)
+{
+    return off < 0 ? syscall(SYS_write, fd, buf, len) : syscall(SYS_pwrite64, fd, buf, len, (long)off);
+}
+
+/* preadv2/pwritev2 of one buffer; off -1: the file position. */
+static long k_rw2(long nr, int fd, void *buf, size_t len, int64_t off, int flags)
+{
+    struct iovec v = {.iov_base = buf, .iov_len = len};
+    return syscall(nr, fd, &v, 1, (long)off, 0L, flags);
+}
+
+static int k_poll0(int fd, short events, short *revents)
+{
+    struct pollfd p = {.fd = fd, .events = events};
+    struct timespec zero = {0, 0};
+    int r = (int)syscall(SYS_ppoll, &p, 1, &zero, NULL, 0);
+    *revents = p.revents;
+    return r;
+}
+
+static int k_fcntl(int fd, int cmd, long arg)
+{
+    return (int)syscall(SYS_fcntl, fd, cmd, arg);
+}
+
 static pthread_mutex_t flags_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic bool no_pwait2;
 
@@ -125,16 +160,16 @@ static ssize_t blocking_call(ringo__ev_op_t *op)
     RINGO_TSAN_HIDE_BEGIN();
     switch (op->opcode) {
     case RINGO__EV_READ:
-        r = op->off < 0 ? read(op->fd, op->buf, len) : pread(op->fd, op->buf, len, op->off);
+        r = k_read(op->fd, op->buf, len, op->off);
         break;
     case RINGO__EV_WRITE:
-        r = op->off < 0 ? write(op->fd, op->cbuf, len) : pwrite(op->fd, op->cbuf, len, op->off);
+        r = k_write(op->fd, op->cbuf, len, op->off);
         break;
     case RINGO__EV_OPEN:
-        r = openat(AT_FDCWD, op->path, (int)op->flags, (mode_t)op->mode);
+        r = syscall(SYS_openat, AT_FDCWD, op->path, (int)op->flags, (mode_t)op->mode);
         break;
     case RINGO__EV_FSYNC:
-        r = (op->flags & RINGO__EV_DATASYNC) ? fdatasync(op->fd) : fsync(op->fd);
+        r = syscall((op->flags & RINGO__EV_DATASYNC) ? SYS_fdatasync : SYS_fsync, op->fd);
         break;
     default:
         r = -1;
@@ -322,9 +357,10 @@ static int watch(struct ringo__epoll *e, int fd)
 {
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
                              .data.u64 = (uint64_t)(unsigned)fd};
-    if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) == 0 || errno == EEXIST)
-        return 0;
-    return -errno;
+    RINGO_TSAN_HIDE_BEGIN();
+    int r = epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) == 0 || errno == EEXIST ? 0 : -errno;
+    RINGO_TSAN_HIDE_END();
+    return r;
 }
 
 static void deadline_fire(ringo__timer_t *t);
@@ -349,44 +385,44 @@ static void arm_timer(ringo__ev_op_t *op, void (*fire)(ringo__timer_t *))
  * the file's flags restored at once. */
 static int with_nonblock(int fd, int (*call)(ringo__ev_op_t *), ringo__ev_op_t *op)
 {
-    int fl = fcntl(fd, F_GETFL);
+    int fl = k_fcntl(fd, F_GETFL, 0);
     if (fl < 0)
         return -errno;
     if (fl & O_NONBLOCK)
         return call(op);
     ringo__pthread_lock(&flags_lock);
-    if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+    if (k_fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
         int err = -errno;
         ringo__pthread_unlock(&flags_lock);
         return err;
     }
     int r = call(op);
-    (void)fcntl(fd, F_SETFL, fl);
+    (void)k_fcntl(fd, F_SETFL, fl);
     ringo__pthread_unlock(&flags_lock);
     return r;
 }
 
 static int do_accept(ringo__ev_op_t *op)
 {
-    int r = accept4(op->fd, op->addr, op->addrlen, (int)op->flags);
+    int r = (int)syscall(SYS_accept4, op->fd, op->addr, op->addrlen, (int)op->flags);
     return r < 0 ? -errno : r;
 }
 
 static int do_connect(ringo__ev_op_t *op)
 {
-    int r = connect(op->fd, op->caddr, op->socklen);
+    int r = (int)syscall(SYS_connect, op->fd, op->caddr, op->socklen);
     return r < 0 ? -errno : r;
 }
 
 /* The outcome of a connect in progress: -EAGAIN while it goes on. */
 static int connect_outcome(int fd)
 {
-    struct pollfd p = {.fd = fd, .events = POLLOUT};
-    if (poll(&p, 1, 0) == 0)
+    short revents;
+    if (k_poll0(fd, POLLOUT, &revents) == 0)
         return -EAGAIN;
     int err = 0;
     socklen_t len = sizeof(err);
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+    if (syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         return -errno;
     return -err;
 }
@@ -403,17 +439,16 @@ static ssize_t attempt(ringo__ev_op_t *op)
     case RINGO__EV_WRITE: {
         bool rd = op->opcode == RINGO__EV_READ;
         if (ep->how == HOW_NOWAIT) {
-            struct iovec v = {.iov_base = (void *)op->cbuf, .iov_len = len};
-            r = rd ? preadv2(op->fd, &v, 1, op->off, RWF_NOWAIT)
-                   : pwritev2(op->fd, &v, 1, op->off, RWF_NOWAIT);
+            r = k_rw2(rd ? SYS_preadv2 : SYS_pwritev2, op->fd, (void *)op->cbuf, len, op->off,
+                      RWF_NOWAIT);
             if (r < 0 && (errno == EOPNOTSUPP || errno == EINVAL)) {
                 /* No RWF_NOWAIT here: the plain call if the fd does not
                  * block, else readiness and then a file thread. */
-                int fl = fcntl(op->fd, F_GETFL);
+                int fl = k_fcntl(op->fd, F_GETFL, 0);
                 ep->how = fl >= 0 && (fl & O_NONBLOCK) ? HOW_PLAIN : HOW_POOL;
                 if (ep->how == HOW_POOL) {
-                    struct pollfd p = {.fd = op->fd, .events = rd ? POLLIN : POLLOUT};
-                    r = poll(&p, 1, 0) > 0 ? 1 : 0;
+                    short revents;
+                    r = k_poll0(op->fd, rd ? POLLIN : POLLOUT, &revents) > 0 ? 1 : 0;
                     RINGO_TSAN_HIDE_END();
                     return r ? -EINPROGRESS : -EAGAIN;   /* ready now: straight to a thread */
                 }
@@ -425,16 +460,16 @@ static ssize_t attempt(ringo__ev_op_t *op)
             return -EINPROGRESS;
         }
         if (rd)
-            r = op->off < 0 ? read(op->fd, op->buf, len) : pread(op->fd, op->buf, len, op->off);
+            r = k_read(op->fd, op->buf, len, op->off);
         else
-            r = op->off < 0 ? write(op->fd, op->cbuf, len) : pwrite(op->fd, op->cbuf, len, op->off);
+            r = k_write(op->fd, op->cbuf, len, op->off);
         break;
     }
     case RINGO__EV_RECV:
-        r = recv(op->fd, op->buf, len, (int)op->flags | MSG_DONTWAIT);
+        r = syscall(SYS_recvfrom, op->fd, op->buf, len, (int)op->flags | MSG_DONTWAIT, NULL, NULL);
         break;
     case RINGO__EV_SEND:
-        r = send(op->fd, op->cbuf, len, (int)op->flags | MSG_DONTWAIT);
+        r = syscall(SYS_sendto, op->fd, op->cbuf, len, (int)op->flags | MSG_DONTWAIT, NULL, 0);
         break;
     case RINGO__EV_ACCEPT:
         r = with_nonblock(op->fd, do_accept, op);
@@ -453,14 +488,14 @@ static ssize_t attempt(ringo__ev_op_t *op)
         RINGO_TSAN_HIDE_END();
         return r;
     case RINGO__EV_POLL: {
-        struct pollfd p = {.fd = op->fd, .events = (short)op->flags};
-        r = poll(&p, 1, 0);
+        short revents = 0;
+        r = k_poll0(op->fd, (short)op->flags, &revents);
         RINGO_TSAN_HIDE_END();
         if (r < 0)
             return -errno;
         if (r == 0)
             return -EAGAIN;
-        return (p.revents & POLLNVAL) ? -EBADF : p.revents;
+        return (revents & POLLNVAL) ? -EBADF : revents;
     }
     default:
         r = -1;
@@ -515,8 +550,11 @@ static void advance(ringo__worker_t *w, ringo__ev_op_t *op, bool first)
         to_pool(op);
         return;
     case RINGO__EV_CLOSE:
-        r = close(op->fd);
-        finish(op, r < 0 && errno != EINTR ? -errno : 0);
+        RINGO_TSAN_HIDE_BEGIN();
+        r = syscall(SYS_close, op->fd);
+        r = r < 0 && errno != EINTR ? -errno : 0;
+        RINGO_TSAN_HIDE_END();
+        finish(op, (int32_t)r);
         return;
     case RINGO__EV_READ:
     case RINGO__EV_WRITE:
@@ -636,7 +674,9 @@ static void harvest(ringo__worker_t *w)
     struct epoll_event evs[EVENT_BATCH];
     int n;
     do {
+        RINGO_TSAN_HIDE_BEGIN();
         n = epoll_wait(w->epoll->epfd, evs, EVENT_BATCH, 0);
+        RINGO_TSAN_HIDE_END();
         if (n > 0)
             handle_events(w, evs, n);
     } while (n == EVENT_BATCH);
@@ -778,7 +818,9 @@ int ringo__epoll_init(ringo__worker_t *w)
     if (!e)
         return -ENOMEM;
     memset(e, 0, sizeof(*e));
+    RINGO_TSAN_HIDE_BEGIN();     /* other threads use it: see sanitizer.h */
     e->epfd = epoll_create1(EPOLL_CLOEXEC);
+    RINGO_TSAN_HIDE_END();
     if (e->epfd < 0) {
         int err = -errno;
         ringo__free(e);
@@ -786,10 +828,10 @@ int ringo__epoll_init(ringo__worker_t *w)
     }
     RINGO_TSAN_HIDE_BEGIN();     /* other threads write it: see sanitizer.h */
     w->wake_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    RINGO_TSAN_HIDE_END();
     struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = WAKE_TAG};
-    if (w->wake_efd < 0 || epoll_ctl(e->epfd, EPOLL_CTL_ADD, w->wake_efd, &ev) < 0) {
-        int err = -errno;
+    int err = w->wake_efd < 0 || epoll_ctl(e->epfd, EPOLL_CTL_ADD, w->wake_efd, &ev) < 0 ? -errno : 0;
+    RINGO_TSAN_HIDE_END();
+    if (err) {
         if (w->wake_efd >= 0)
             close(w->wake_efd);
         w->wake_efd = -1;
@@ -892,7 +934,9 @@ void ringo__epoll_fini(ringo__worker_t *w)
         ringo__free(e->dir);
         e->dir = NULL;
         e->ndir = 0;
+        RINGO_TSAN_HIDE_BEGIN();
         close(e->epfd);
+        RINGO_TSAN_HIDE_END();
         e->epfd = -1;       /* e itself is freed at the run's end */
     }
     if (w->wake_efd >= 0) {
@@ -1009,7 +1053,9 @@ void ringo__epoll_wait(ringo__worker_t *w, int64_t timeout_ns)
         timeout_ns = 0;
     struct epoll_event evs[EVENT_BATCH];
     RINGO__STAT_INC(w, submits);
+    RINGO_TSAN_HIDE_BEGIN();        /* the monitor harvests it too: see sanitizer.h */
     int n = wait_events(e->epfd, evs, timeout_ns);
+    RINGO_TSAN_HIDE_END();
     if (n > 0) {
         ringo__spin_lock(&w->cq_lock);
         handle_events(w, evs, n);
