@@ -22,7 +22,10 @@
  * Files never report readiness: epoll_ctl refuses them (EPERM), and read,
  * write, open and fsync on them (and on fds that neither take RWF_NOWAIT
  * nor are non-blocking) run on the file threads (the pool below), blocking,
- * as io_uring's own workers run them.
+ * as io_uring's own workers run them. Those threads start on demand (at
+ * most POOL_MAX), sleep when idle, and end at the run's end, which waits
+ * for the call each is in: a call that never returns (an open of a FIFO
+ * nobody opens) holds ringo_run up, where io_uring would interrupt it.
  *
  * Completions. A finished op gets its result and goes on the worker's done
  * list (done_lock); whoever reaps (the owner at each poll and wait, the
