@@ -36,8 +36,8 @@ for b in "${builds[@]}"; do
   esac
   if [[ $b == *-epoll ]]; then
     case "$b" in
-      release-epoll) iters=20 ;;
-      *) iters=3 ;;
+      release-epoll) iters=50 ;;
+      *) iters=5 ;;
     esac
   fi
   start=$SECONDS
