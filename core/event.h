@@ -1,10 +1,12 @@
 /* core/event.h - the event-source contract: how a worker waits, and how the
  * layers above (sync/ and io/) have the kernel do an operation for a fiber.
  *
- * core/ has one event source per worker. Today it is the worker's io_uring
- * (ring.c); an epoll backend will implement the same functions. Nothing in
- * this header names a liburing type, so sync/ and io/ never see which
- * backend runs.
+ * core/ has one event source per worker, from one of two backends: the
+ * worker's io_uring (ring.c), or an epoll instance with a small blocking
+ * pool for files (epoll.c), for where io_uring is refused. event.c picks
+ * one per run (ringo__ev_probe); the inline functions at the end of this
+ * header are the one place that tells them apart. Nothing here names a
+ * liburing or epoll type, so sync/ and io/ never see which backend runs.
  *
  * Operations
  *   The submitter fills a ringo__ev_op_t (opcode, arguments, complete) and
@@ -96,51 +98,134 @@ typedef struct ringo__ev_op {
     uint32_t flags;
     uint32_t mode;
     int64_t deadline;           /* absolute ns (ringo__now()); 0: none */
-    int64_t backend[2];         /* the backend's scratch until submitted */
+    int64_t backend[12];        /* the backend's scratch until completed */
 } ringo__ev_op_t;
 
-/* Picks the backend's settings once, before any worker starts; -errno with
- * one line on stderr saying why if no event source can be had. */
-int ringo__ev_probe(ringo__runtime_t *rt);
+/* The backend of the run (0 until the first probe): RINGO_BACKEND_URING
+ * or RINGO_BACKEND_EPOLL (ringo/runtime.h). Written by ringo__ev_probe
+ * before any worker starts, read by everything below. */
+extern int ringo__ev_backend;
+
+/* Picks the backend once, before any worker starts: io_uring if it can be
+ * set up and has every opcode ringo uses, else epoll with one line on
+ * stderr saying why; `wanted` (RINGO_BACKEND=..., then the config) forces
+ * one. -errno with one line on stderr if the forced one cannot be had. */
+int ringo__ev_probe(ringo__runtime_t *rt, int wanted);
+/* After every worker stopped: ends what the backend keeps per run (the
+ * epoll backend's file threads). */
+void ringo__ev_run_end(ringo__runtime_t *rt);
+/* True if tid is a thread of the backend's own that runs no user code
+ * (the deadlock check does not count it). */
+bool ringo__ev_own_thread(int tid);
+/* True in a child made by fork() while a runtime ran: the rings belong to
+ * the parent, so in the child every op completes at once with -ECHILD and
+ * nothing touches them. */
+bool ringo__ev_forked(void);
+
+/* Each backend's side of the functions below (ring.c: ringo__uring_*,
+ * epoll.c: ringo__epoll_*). */
+#define RINGO__EV_BACKEND_FUNCS(B) \
+    int ringo__##B##_probe(ringo__runtime_t *rt, bool quiet); \
+    int ringo__##B##_init(ringo__worker_t *w); \
+    void ringo__##B##_fini(ringo__worker_t *w); \
+    void ringo__##B##_submit(ringo__worker_t *w, ringo__ev_op_t *op); \
+    void ringo__##B##_cancel(ringo__worker_t *w, ringo__op_t *op); \
+    void ringo__##B##_poll(ringo__worker_t *w); \
+    void ringo__##B##_wait(ringo__worker_t *w, int64_t timeout_ns); \
+    bool ringo__##B##_ready(ringo__worker_t *w); \
+    unsigned ringo__##B##_reap(ringo__worker_t *w); \
+    void ringo__##B##_wake(ringo__worker_t *w);
+RINGO__EV_BACKEND_FUNCS(uring)
+RINGO__EV_BACKEND_FUNCS(epoll)
+void ringo__epoll_run_end(ringo__runtime_t *rt);
+/* Both backends' cross-thread cancel: queues op on w's inbox, wakes w. */
+void ringo__ev_inbox_post(ringo__worker_t *w, ringo__op_t *op);
+bool ringo__epoll_own_thread(int tid);
+
+/* The dispatch: io_uring is the branch the compiler lays out first. */
+#define RINGO__EV_URING() __builtin_expect(ringo__ev_backend != 2 /* RINGO_BACKEND_EPOLL */, 1)
+
 /* Makes or ends a worker's event source, on the worker's own thread. fini
  * first cancels what is still in flight and delivers its completions. */
-int ringo__ev_init(ringo__worker_t *w);
-void ringo__ev_fini(ringo__worker_t *w);
+static inline int ringo__ev_init(ringo__worker_t *w)
+{
+    return RINGO__EV_URING() ? ringo__uring_init(w) : ringo__epoll_init(w);
+}
+static inline void ringo__ev_fini(ringo__worker_t *w)
+{
+    if (RINGO__EV_URING())
+        ringo__uring_fini(w);
+    else
+        ringo__epoll_fini(w);
+}
 
 /* Queues op on the calling worker's event source; it goes to the kernel at
  * the worker's next poll or wait, or sooner if the queue is full. w must be
  * ringo__self(). Never fails: errors arrive as the completion. */
-void ringo__ev_submit(ringo__worker_t *w, ringo__ev_op_t *op);
+static inline void ringo__ev_submit(ringo__worker_t *w, ringo__ev_op_t *op)
+{
+    if (RINGO__EV_URING())
+        ringo__uring_submit(w, op);
+    else
+        ringo__epoll_submit(w, op);
+}
 /* Asks w's event source to cancel op (submitted on w). Any thread. If the
  * op already completed, or completes meanwhile, nothing happens. */
-void ringo__ev_cancel(ringo__worker_t *w, ringo__op_t *op);
+static inline void ringo__ev_cancel(ringo__worker_t *w, ringo__op_t *op)
+{
+    if (RINGO__EV_URING())
+        ringo__uring_cancel(w, op);
+    else
+        ringo__epoll_cancel(w, op);
+}
 /* The submitter is done with op: its completion has run and nobody will
  * ask for its cancel any more. Drops the cancel requests for op that w has
  * not acted on yet, so that the record's address may name a new op on w
  * at once (a request from another thread waits in w's inbox until w's next
  * poll, and would otherwise cancel whatever op then has that address). Any
- * thread; cheap when w's inbox is empty. */
+ * thread; cheap when w's inbox is empty. The same for both backends. */
 void ringo__ev_forget(ringo__worker_t *w, ringo__op_t *op);
 
 /* Owner only: submits what is queued and dispatches what completed;
  * ringo__ev_wait also sleeps until something arrives or timeout_ns passes
  * (< 0: no timeout). */
-void ringo__ev_poll(ringo__worker_t *w);
-void ringo__ev_wait(ringo__worker_t *w, int64_t timeout_ns);
+static inline void ringo__ev_poll(ringo__worker_t *w)
+{
+    if (RINGO__EV_URING())
+        ringo__uring_poll(w);
+    else
+        ringo__epoll_poll(w);
+}
+static inline void ringo__ev_wait(ringo__worker_t *w, int64_t timeout_ns)
+{
+    if (RINGO__EV_URING())
+        ringo__uring_wait(w, timeout_ns);
+    else
+        ringo__epoll_wait(w, timeout_ns);
+}
 /* Owner only, cheap (no syscall): true if ringo__ev_poll would find
  * something to do now (completions, kernel work that produces them,
  * queued submissions or cancel requests). A spinning worker watches it so
- * that its own completions do not wait for the spin to end. */
-bool ringo__ev_ready(ringo__worker_t *w);
+ * that its own completions do not wait for the spin to end. (epoll cannot
+ * tell of readiness without a syscall: there it sees all but that.) */
+static inline bool ringo__ev_ready(ringo__worker_t *w)
+{
+    return RINGO__EV_URING() ? ringo__uring_ready(w) : ringo__epoll_ready(w);
+}
 /* Dispatches completions that are ready. Any thread (the monitor uses it on
  * a hogged worker). Returns how many. */
-unsigned ringo__ev_reap(ringo__worker_t *w);
+static inline unsigned ringo__ev_reap(ringo__worker_t *w)
+{
+    return RINGO__EV_URING() ? ringo__uring_reap(w) : ringo__epoll_reap(w);
+}
 /* Wakes w out of ringo__ev_wait. Any thread. */
-void ringo__ev_wake(ringo__worker_t *w);
-/* True in a child made by fork() while a runtime ran: the rings belong to
- * the parent, so in the child every op completes at once with -ECHILD and
- * nothing touches them. */
-bool ringo__ev_forked(void);
+static inline void ringo__ev_wake(ringo__worker_t *w)
+{
+    if (RINGO__EV_URING())
+        ringo__uring_wake(w);
+    else
+        ringo__epoll_wake(w);
+}
 /* True once w's event source is gone (its worker stopped): nothing on it
  * will complete any more. Any thread. */
 bool ringo__ev_gone(ringo__worker_t *w);

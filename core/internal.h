@@ -281,8 +281,9 @@ struct ringo__worker {
     /* The event source (event.h; ring.c). Only the owner submits; cq_lock
      * lets the monitor reap while the owner is hogged. */
     ringo__spinlock_t cq_lock RINGO__ALIGNED;
-    struct ringo__uring *uring;         /* the backend's own state; NULL when none */
-    _Atomic int ring_fd;                /* -1 once the ring is gone (read by wakers) */
+    struct ringo__uring *uring;         /* io_uring's own state (ring.c); NULL when none */
+    struct ringo__epoll *epoll;         /* epoll's own state (epoll.c); NULL when none */
+    _Atomic int ring_fd;                /* the ring's (or epoll's) fd; -1 once gone (read by wakers) */
     int wake_efd;                       /* eventfd wake-up, when ring-less MSG_RING is missing */
     _Atomic int efd_rearm;              /* its multishot poll ended; the owner re-arms */
     /* Cancel requests from other threads; inbox_lock protects the three. */

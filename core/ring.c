@@ -7,7 +7,7 @@
  * visible while a fiber hogs the worker, and the monitor could not rescue
  * anybody waiting on it.
  *
- * Operations. ringo__ev_submit turns a ringo__ev_op_t into one SQE whose
+ * Operations. ringo__uring_submit turns a ringo__ev_op_t into one SQE whose
  * user_data is the record's address (never the fd), plus a linked timeout
  * (IORING_OP_LINK_TIMEOUT, absolute, CLOCK_MONOTONIC like ringo__now) when
  * the op has a deadline (not in virtual time, clock.c). The pair always
@@ -33,7 +33,7 @@
  * poll and wait of the owner checks it and has them flushed into the CQ,
  * so no completion is lost however small the CQ.
  *
- * Wake-ups (ringo__ev_wake): a worker sends IORING_OP_MSG_RING from its own
+ * Wake-ups (ringo__uring_wake): a worker sends IORING_OP_MSG_RING from its own
  * ring to the target's (the target sees a CQE with user_data UD_WAKE).
  * A thread without a ring (the monitor, a plain pthread) uses the ring-less
  * IORING_REGISTER_SEND_MSG_RING (Linux 6.13) or, where that is missing, writes
@@ -55,7 +55,7 @@
  *
  * Under Valgrind (3.19 at least) io_uring_enter is not known to block, so a
  * worker asleep in it would keep Valgrind's one-thread-at-a-time lock and
- * stall the process; ringo__ev_wait then sleeps in poll(2) instead.
+ * stall the process; ringo__uring_wait then sleeps in poll(2) instead.
  */
 #include "internal.h"
 
@@ -74,7 +74,7 @@
 
 #define REAP_BATCH 64
 
-/* A worker's ring, allocated by ringo__ev_init. */
+/* A worker's ring, allocated by ringo__uring_init. */
 struct ringo__uring {
     struct io_uring ring;
     unsigned sq_pending;                /* SQEs prepared, not yet submitted */
@@ -101,32 +101,58 @@ static int create_ring(struct io_uring *ring, unsigned entries, unsigned flags)
     return io_uring_queue_init_params(entries, ring, &p);
 }
 
-static void explain_unavailable(int err)
+/* Why io_uring cannot be used, for the line on stderr: the cause and, when
+ * the runtime cannot fall back (io_uring was asked for), the fix. */
+static const char *unavailable_why(int err, bool forced)
 {
-    const char *why;
     switch (err) {
     case -ENOSYS:
-        why = "the kernel has no io_uring (CONFIG_IO_URING is off, or it predates Linux 5.1); "
-              "ringo needs a kernel with io_uring";
-        break;
+        return forced ? "the kernel has no io_uring (CONFIG_IO_URING is off, or it predates "
+                        "Linux 5.1); ringo needs a kernel with io_uring"
+                      : "the kernel has no io_uring (CONFIG_IO_URING is off, or it is too old)";
     case -EPERM:
-        why = "io_uring_setup is forbidden: a seccomp filter (Docker's default profile) or "
-              "sysctl kernel.io_uring_disabled blocks it; allow io_uring (docker run "
-              "--security-opt seccomp=unconfined, or sysctl -w kernel.io_uring_disabled=0)";
-        break;
+        return forced ? "io_uring_setup is forbidden: a seccomp filter (Docker's default profile) "
+                        "or sysctl kernel.io_uring_disabled blocks it; allow io_uring (docker run "
+                        "--security-opt seccomp=unconfined, or sysctl -w kernel.io_uring_disabled=0)"
+                      : "io_uring_setup is forbidden: a seccomp filter (Docker's default profile) "
+                        "or sysctl kernel.io_uring_disabled blocks it";
     case -ENOMEM:
-        why = "not enough locked memory for the ring; raise RLIMIT_MEMLOCK (ulimit -l)";
-        break;
+        return "not enough locked memory for the ring; raise RLIMIT_MEMLOCK (ulimit -l)";
     case -EMFILE:
     case -ENFILE:
-        why = "out of file descriptors";
-        break;
+        return "out of file descriptors";
     default:
-        why = "the kernel refused to create a ring";
-        break;
+        return "the kernel refused to create a ring";
     }
-    fprintf(stderr, "ringo: io_uring is unavailable (io_uring_setup: %s): %s\n",
-            strerror(-err), why);
+}
+
+/* The opcodes ringo__uring_submit and the wake-ups use, by name. */
+static const struct {
+    int op;
+    const char *name;
+} used_opcodes[] = {
+    {IORING_OP_NOP, "NOP"},           {IORING_OP_READ, "READ"},
+    {IORING_OP_WRITE, "WRITE"},       {IORING_OP_RECV, "RECV"},
+    {IORING_OP_SEND, "SEND"},         {IORING_OP_ACCEPT, "ACCEPT"},
+    {IORING_OP_CONNECT, "CONNECT"},   {IORING_OP_POLL_ADD, "POLL_ADD"},
+    {IORING_OP_OPENAT, "OPENAT"},     {IORING_OP_CLOSE, "CLOSE"},
+    {IORING_OP_FSYNC, "FSYNC"},       {IORING_OP_TIMEOUT, "TIMEOUT"},
+    {IORING_OP_LINK_TIMEOUT, "LINK_TIMEOUT"}, {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+    {IORING_OP_MSG_RING, "MSG_RING"},
+};
+
+/* The first opcode ringo uses that ring's kernel lacks, or NULL. */
+static const char *missing_opcode(struct io_uring *ring)
+{
+    struct io_uring_probe *probe = io_uring_get_probe_ring(ring);
+    if (!probe)
+        return "IORING_REGISTER_PROBE";
+    const char *missing = NULL;
+    for (size_t i = 0; i < sizeof(used_opcodes) / sizeof(used_opcodes[0]) && !missing; i++)
+        if (!io_uring_opcode_supported(probe, used_opcodes[i].op))
+            missing = used_opcodes[i].name;
+    io_uring_free_probe(probe);
+    return missing;
 }
 
 static int send_msg_ring_registered(int target_fd, uint64_t user_data)
@@ -140,33 +166,10 @@ static int send_msg_ring_registered(int target_fd, uint64_t user_data)
     return ret < 0 ? -errno : ret;
 }
 
-/* fork(). The rings' memory is shared with the child (MAP_SHARED), so a
- * child that touched them would submit into, and reap from, its parent's
- * rings. A child of a process whose runtime runs sets this flag (an atfork
- * handler) and its event source then does nothing: every op completes at
- * once with -ECHILD, polls find nothing, waits only sleep. */
-static _Atomic bool forked_child;
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-
-static void mark_forked_child(void)
+/* quiet: the caller falls back to epoll and says so itself; else the
+ * line on stderr names the fix too. */
+int ringo__uring_probe(ringo__runtime_t *rt, bool quiet)
 {
-    if (ringo__rt)
-        atomic_store_explicit(&forked_child, true, memory_order_relaxed);
-}
-
-static void install_atfork(void)
-{
-    pthread_atfork(NULL, NULL, mark_forked_child);
-}
-
-bool ringo__ev_forked(void)
-{
-    return atomic_load_explicit(&forked_child, memory_order_relaxed);
-}
-
-int ringo__ev_probe(ringo__runtime_t *rt)
-{
-    pthread_once(&atfork_once, install_atfork);
     unsigned flags = 0;
     for (size_t i = 0; i < sizeof(wanted_flags) / sizeof(wanted_flags[0]); i++)
         flags |= wanted_flags[i];
@@ -178,8 +181,16 @@ int ringo__ev_probe(ringo__runtime_t *rt)
            drop < sizeof(wanted_flags) / sizeof(wanted_flags[0]))
         flags &= ~wanted_flags[drop++];
     if (ret < 0) {
-        explain_unavailable(ret);
+        fprintf(stderr, "ringo: io_uring is unavailable (io_uring_setup: %s): %s%s\n",
+                strerror(-ret), unavailable_why(ret, !quiet), quiet ? "; using epoll" : "");
         return ret;
+    }
+    const char *missing = missing_opcode(&ring);
+    if (missing) {
+        io_uring_queue_exit(&ring);
+        fprintf(stderr, "ringo: io_uring is unavailable: the kernel lacks IORING_OP_%s (it is "
+                        "too old)%s\n", missing, quiet ? "; using epoll" : "");
+        return -ENOSYS;
     }
     rt->ring_flags = flags;
 
@@ -208,7 +219,7 @@ static void arm_eventfd(ringo__worker_t *w)
     io_uring_sqe_set_data64(sqe, UD_EVENTFD);
 }
 
-int ringo__ev_init(ringo__worker_t *w)
+int ringo__uring_init(ringo__worker_t *w)
 {
     ringo__runtime_t *rt = ringo__rt;
     struct ringo__uring *u = ringo__aligned_alloc(RINGO__CACHELINE, sizeof(*u));
@@ -242,7 +253,7 @@ int ringo__ev_init(ringo__worker_t *w)
     return 0;
 }
 
-void ringo__ev_fini(ringo__worker_t *w)
+void ringo__uring_fini(ringo__worker_t *w)
 {
     /* Operations still in flight belong to abandoned fibers: cancel them
      * and reap their completions, so the records they own are freed (their
@@ -252,7 +263,7 @@ void ringo__ev_fini(ringo__worker_t *w)
         io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
         io_uring_sqe_set_data64(sqe, UD_IGNORE);
         for (int i = 0; i < 100 && atomic_load(&w->inflight) > 0; i++)
-            ringo__ev_wait(w, 10 * RINGO_MILLISECOND);
+            ringo__uring_wait(w, 10 * RINGO_MILLISECOND);
     }
     /* The monitor may still be looking at this worker: holding cq_lock for
      * good makes its try-lock reaps back off before the CQ is unmapped. */
@@ -280,11 +291,6 @@ void ringo__ev_fini(ringo__worker_t *w)
     w->wake_efd = -1;
 }
 
-bool ringo__ev_gone(ringo__worker_t *w)
-{
-    return atomic_load_explicit(&w->ring_fd, memory_order_acquire) < 0;
-}
-
 /* Hands what is queued to the kernel. A refusal for the moment (-EBUSY,
  * -EAGAIN: completions pile up, or memory is short) is met by reaping and
  * flushing the overflow, then trying again; -EINTR is retried. Nothing
@@ -298,7 +304,7 @@ static void submit(ringo__worker_t *w)
         if (ret >= 0 || (ret != -EBUSY && ret != -EAGAIN && ret != -EINTR))
             break;
         if (ret != -EINTR) {
-            ringo__ev_reap(w);
+            ringo__uring_reap(w);
             ringo__spin_lock(&w->cq_lock);
             io_uring_get_events(&u->ring);
             ringo__spin_unlock(&w->cq_lock);
@@ -326,7 +332,7 @@ static unsigned xfer_len(size_t len)
     return len > MAX_XFER ? MAX_XFER : (unsigned)len;
 }
 
-void ringo__ev_submit(ringo__worker_t *w, ringo__ev_op_t *op)
+void ringo__uring_submit(ringo__worker_t *w, ringo__ev_op_t *op)
 {
     struct ringo__uring *u = w->uring;
     if (RINGO__UNLIKELY(ringo__ev_forked())) {
@@ -381,7 +387,7 @@ void ringo__ev_submit(ringo__worker_t *w, ringo__ev_op_t *op)
         break;
     }
     default:
-        ringo__throw("ringo__ev_submit: unknown opcode %d", op->opcode);
+        ringo__throw("ringo__uring_submit: unknown opcode %d", op->opcode);
     }
     io_uring_sqe_set_data(sqe, &op->op);
     atomic_fetch_add(&w->inflight, 1);
@@ -467,7 +473,7 @@ static void dispatch(ringo__worker_t *w, const struct cqe_copy *c)
     }
 }
 
-unsigned ringo__ev_reap(ringo__worker_t *w)
+unsigned ringo__uring_reap(ringo__worker_t *w)
 {
     unsigned total = 0;
     for (;;) {
@@ -505,7 +511,7 @@ static void prep_cancel(ringo__worker_t *w, ringo__op_t *op)
     sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 }
 
-void ringo__ev_cancel(ringo__worker_t *w, ringo__op_t *op)
+void ringo__uring_cancel(ringo__worker_t *w, ringo__op_t *op)
 {
     if (RINGO__UNLIKELY(ringo__ev_forked()))
         return;
@@ -513,42 +519,7 @@ void ringo__ev_cancel(ringo__worker_t *w, ringo__op_t *op)
         prep_cancel(w, op);
         return;
     }
-    ringo__spin_lock(&w->inbox_lock);
-    if (atomic_load_explicit(&w->ring_fd, memory_order_relaxed) < 0) {
-        /* Its ring is gone (shutdown): nothing is in flight to cancel. */
-        ringo__spin_unlock(&w->inbox_lock);
-        return;
-    }
-    if (w->ninbox == w->inbox_cap) {
-        size_t cap = w->inbox_cap ? w->inbox_cap * 2 : 64;
-        ringo__op_t **n = ringo__realloc(w->inbox, cap * sizeof(*n));
-        if (!n) {
-            ringo__spin_unlock(&w->inbox_lock);
-            ringo__throw("out of memory queueing a cancel request");
-        }
-        w->inbox = n;
-        w->inbox_cap = cap;
-    }
-    w->inbox[w->ninbox++] = op;
-    atomic_store(&w->inbox_nonempty, 1);
-    ringo__spin_unlock(&w->inbox_lock);
-    if (!atomic_exchange(&w->wake_pending, 1))
-        ringo__ev_wake(w);
-}
-
-void ringo__ev_forget(ringo__worker_t *w, ringo__op_t *op)
-{
-    if (!atomic_load_explicit(&w->inbox_nonempty, memory_order_acquire))
-        return;
-    ringo__spin_lock(&w->inbox_lock);
-    size_t k = 0;
-    for (size_t i = 0; i < w->ninbox; i++)
-        if (w->inbox[i] != op)
-            w->inbox[k++] = w->inbox[i];
-    w->ninbox = k;
-    if (!k)
-        atomic_store(&w->inbox_nonempty, 0);
-    ringo__spin_unlock(&w->inbox_lock);
+    ringo__ev_inbox_post(w, op);
 }
 
 static void owner_maintenance(ringo__worker_t *w)
@@ -565,7 +536,7 @@ static void owner_maintenance(ringo__worker_t *w)
     }
 }
 
-void ringo__ev_poll(ringo__worker_t *w)
+void ringo__uring_poll(ringo__worker_t *w)
 {
     struct ringo__uring *u = w->uring;
     if (RINGO__UNLIKELY(ringo__ev_forked()))
@@ -587,12 +558,12 @@ void ringo__ev_poll(ringo__worker_t *w)
     }
     /* Not io_uring_cq_ready(): it reads the CQ head outside cq_lock, which
      * the monitor may be advancing. The reap looks under the lock. */
-    ringo__ev_reap(w);
+    ringo__uring_reap(w);
     /* The reap made room: completions the kernel held back come next time
      * (IORING_SQ_CQ_OVERFLOW stays set until they are flushed). */
 }
 
-bool ringo__ev_ready(ringo__worker_t *w)
+bool ringo__uring_ready(ringo__worker_t *w)
 {
     struct ringo__uring *u = w->uring;
     if (!u || ringo__ev_forked())
@@ -605,7 +576,7 @@ bool ringo__ev_ready(ringo__worker_t *w)
            atomic_load_explicit(&w->inbox_nonempty, memory_order_relaxed);
 }
 
-/* ringo__ev_wait for Valgrind: submit without waiting, sleep in poll(2)
+/* ringo__uring_wait for Valgrind: submit without waiting, sleep in poll(2)
  * on the ring fd (readable when CQEs are there; Valgrind lets the other
  * threads run meanwhile), then let the kernel post what it deferred. At most
  * 10 ms a nap, so a wake-up that the poll does not see is late, not lost. */
@@ -624,10 +595,10 @@ static void ring_wait_valgrind(ringo__worker_t *w, int64_t timeout_ns)
     }
     io_uring_get_events(ring);
     ringo__spin_unlock(&w->cq_lock);
-    ringo__ev_reap(w);
+    ringo__uring_reap(w);
 }
 
-void ringo__ev_wait(ringo__worker_t *w, int64_t timeout_ns)
+void ringo__uring_wait(ringo__worker_t *w, int64_t timeout_ns)
 {
     if (RINGO__UNLIKELY(ringo__ev_forked())) {
         int64_t ns = timeout_ns < 0 || timeout_ns > 10 * RINGO_MILLISECOND
@@ -664,7 +635,7 @@ void ringo__ev_wait(ringo__worker_t *w, int64_t timeout_ns)
         submit(w);
     else
         u->sq_pending = 0;
-    ringo__ev_reap(w);
+    ringo__uring_reap(w);
 }
 
 /* The ring-less wake-up: MSG_RING without a ring, else the eventfd. */
@@ -698,7 +669,7 @@ static void wake_failed(ringo__worker_t *target)
     wake_ringless(ringo__rt, target, target_fd);
 }
 
-void ringo__ev_wake(ringo__worker_t *target)
+void ringo__uring_wake(ringo__worker_t *target)
 {
     ringo__runtime_t *rt = ringo__rt;
     if (RINGO__UNLIKELY(ringo__ev_forked())) {

@@ -1,33 +1,46 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds ringo three ways and
-# runs the whole cmocka suite in each, then once more under Valgrind:
+# runs the whole cmocka suite in each, then once more under Valgrind, then
+# each build again on the epoll backend (where io_uring is refused):
 #   release   -O2, assertions on (debugoptimized)
 #   tsan      -fsanitize=thread     (ringo's `go test -race`)
 #   asan      -fsanitize=address,undefined (LeakSanitizer included)
 #   valgrind  the release build under memcheck (meson test --setup valgrind)
+#   release-epoll, tsan-epoll, asan-epoll: the same builds with
+#             RINGO_BACKEND=epoll (meson test --setup epoll), stress loops
+#             shorter than on io_uring to keep CI's time in bounds
 # Ends with one line "N passed, N failed, N skipped" summed over all passes
 # from meson's testlog*.json, and fails if anything failed or nothing ran.
-#   scripts/test.sh [release|tsan|asan|valgrind ...]   (default: all four)
+#   scripts/test.sh [release|tsan|asan|valgrind|release-epoll|tsan-epoll|asan-epoll ...]
+#   (default: all seven); each pass prints its time
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh || exit 1
 
 builds=("$@")
-((${#builds[@]})) || builds=(release tsan asan valgrind)
+((${#builds[@]})) || builds=(release tsan asan valgrind release-epoll tsan-epoll asan-epoll)
 
 status=0
 logs=()
 for b in "${builds[@]}"; do
-  dir="build-test-$b"
+  dir="build-test-${b%-epoll}"
   setup=()
-  case "$b" in
+  [[ $b == *-epoll ]] && setup=(--setup epoll)
+  case "${b%-epoll}" in
     valgrind) dir=build-test-release setup=(--setup valgrind)
               opts=(-Dbuildtype=debugoptimized) ; iters=1 ;;
     release) opts=(-Dbuildtype=debugoptimized) ; iters=100 ;;
     tsan)    opts=(-Dbuildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false) ; iters=10 ;;
     asan)    opts=(-Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false) ; iters=10 ;;
-    *) echo "unknown build '$b' (release, tsan, asan)"; exit 2 ;;
+    *) echo "unknown build '$b' (release, tsan, asan, valgrind, release-epoll, tsan-epoll, asan-epoll)"; exit 2 ;;
   esac
+  if [[ $b == *-epoll ]]; then
+    case "$b" in
+      release-epoll) iters=50 ;;
+      *) iters=5 ;;
+    esac
+  fi
+  start=$SECONDS
   echo "=== $b ==="
   if [[ -d $dir ]]; then
     meson setup --reconfigure "$dir" "${opts[@]}" -Dbenchmarks=false >/dev/null || { status=1; continue; }
@@ -35,7 +48,7 @@ for b in "${builds[@]}"; do
     meson setup "$dir" "${opts[@]}" -Dbenchmarks=false >/dev/null || { status=1; continue; }
   fi
   ninja -C "$dir" || { status=1; continue; }
-  log="$dir/meson-logs/testlog${setup:+-valgrind}.json"
+  log="$dir/meson-logs/testlog${setup:+-${setup[1]}}.json"
   rm -f "$log"
   # Sanitizers: fail loudly, report with fiber-aware stacks; halt_on_error
   # makes a report a test failure.
@@ -45,6 +58,7 @@ for b in "${builds[@]}"; do
   UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1" \
     meson test -C "$dir" "${setup[@]}" --print-errorlogs --num-processes 1 || status=1
   logs+=("$log")
+  echo "=== $b: $((SECONDS - start)) s ==="
 done
 
 # The install check: what `meson install` ships (headers, libringo.so,

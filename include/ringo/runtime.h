@@ -35,6 +35,23 @@ extern "C" {
 
 /* ---- runtime ------------------------------------------------------------ */
 
+/* Where the runtime gets its I/O and wake-ups from (its backend). io_uring
+ * is the fast one; where it is refused (Docker's default seccomp profile,
+ * the kernel.io_uring_disabled sysctl, gVisor, kernels too old to have
+ * every opcode ringo uses) the runtime falls back to epoll, with one line
+ * on stderr naming why, and everything works the same: the same calls,
+ * results, cancellation, deadlines and select over fds. On epoll, regular
+ * files (which never report readiness) are read, written, opened and
+ * synced on a few threads of the runtime's own. The environment variable
+ * RINGO_BACKEND=uring|epoll forces one for a run, overriding the config's
+ * field; forcing io_uring where it is refused makes ringo_run fail as
+ * described below. */
+typedef enum ringo_backend {
+    RINGO_BACKEND_AUTO = 0,     /* io_uring if usable, else epoll */
+    RINGO_BACKEND_URING = 1,
+    RINGO_BACKEND_EPOLL = 2,
+} ringo_backend_t;
+
 typedef struct ringo_config {
     unsigned workers;      /* 0: one per allowed core (hwloc); env RINGO_WORKERS overrides.
                               Go's GOMAXPROCS: while fibers that never yield hold
@@ -44,6 +61,7 @@ typedef struct ringo_config {
     unsigned ring_entries; /* SQ entries per worker ring; 0: 256 */
     bool     virtual_time; /* true: a test clock, one worker (see "Virtual time") */
     uint64_t seed;         /* with virtual_time: seeds select's random choices */
+    ringo_backend_t backend; /* 0 (AUTO): io_uring, else epoll; env RINGO_BACKEND overrides */
 } ringo_config_t;
 
 /* Virtual time (Go's testing/synctest), for tests of code that waits on
@@ -111,7 +129,8 @@ typedef struct ringo_config {
  * once, use ringo_main. cfg may be NULL. Returns 0, -EBUSY if a runtime is
  * already running, -EINVAL for a NULL main_fn or a bad cfg, -ENOMEM, or the
  * -errno that kept the runtime from starting (e.g. -ENOSYS or -EPERM when
- * io_uring is unavailable) after one line on stderr naming the cause. */
+ * io_uring was forced and is unavailable) after one line on stderr naming
+ * the cause. */
 RINGO_API int ringo_run(const ringo_config_t *cfg, void (*main_fn)(void *), void *arg);
 
 /* Go's program shape: runs main_fn(argc, argv) as the first fiber and,
@@ -217,6 +236,7 @@ typedef struct ringo_worker_stats {
 
 typedef struct ringo_stats {
     unsigned workers;
+    ringo_backend_t backend;      /* the one in use: RINGO_BACKEND_URING or _EPOLL */
     uint64_t fibers;        /* ringo_num_fibers() */
     ringo_worker_stats_t total;   /* sum over workers */
 } ringo_stats_t;
