@@ -208,14 +208,13 @@ static int spawn(void (*fn)(void *), void *arg, const void *copy, size_t size,
         atomic_store_explicit(&w->spawned,
             atomic_load_explicit(&w->spawned, memory_order_relaxed) + 1, memory_order_relaxed);
         ringo__runq_put(w, f, true);
-        /* An idle worker comes for it if it waits (sched.c), at once if a
-         * backlog builds up. */
-        ringo__wakep_local(rt, w);
     } else {
         atomic_fetch_add(&rt->ext_spawned, 1);
         ringo__global_put(rt, &f, 1);
-        ringo__wakep(rt);
     }
+    /* A new fiber may run in parallel: let an idle worker come for it
+     * (thieves take fibers that never ran at once; sched.c). */
+    ringo__wakep(rt);
     return 0;
 }
 

@@ -214,7 +214,10 @@ const char *ringo__fiber_doing(const ringo__fiber_t *f, bool *waiting);
 /* ---- the worker ------------------------------------------------------------ */
 
 struct ringo__runq {
-    _Atomic uint32_t head RINGO__ALIGNED;  /* consumers (owner, thieves) CAS it */
+    /* The head word: the head index (low 32 bits) and the count of the
+     * owner's pops at the tail (high 32; sched.c). Consumers (owner,
+     * thieves) CAS it. */
+    _Atomic uint64_t head RINGO__ALIGNED;
     _Atomic uint32_t tail;                 /* written by the owner only */
     _Atomic(ringo__fiber_t *) runnext;
     _Atomic(ringo__fiber_t *) slots[RINGO__RUNQ_SIZE];

@@ -268,12 +268,15 @@ static bool look(struct monitor *m, bool *hogged, int64_t now)
             continue;
         ringo__fiber_t *cur = atomic_load_explicit(&w->current, memory_order_relaxed);
         uint64_t tick = atomic_load_explicit(&w->stats.switches, memory_order_relaxed);
-        /* Fibers queued on a busy worker since the last look: an idle
+        /* Fibers queued on a busy worker since the last look (or waiting
+         * in runnext behind a fiber that has not switched since): an idle
          * worker sleeping without a nap (it went idle when all were) is
          * woken to take them (sched.c steals only work that waits). */
-        uint32_t head = atomic_load_explicit(&w->rq.head, memory_order_relaxed);
+        uint32_t head = (uint32_t)atomic_load_explicit(&w->rq.head, memory_order_relaxed);
         uint32_t len = atomic_load_explicit(&w->rq.tail, memory_order_relaxed) - head;
         waiting |= cur && len > 0 && len <= RINGO__RUNQ_SIZE && head == m->last_head[i];
+        waiting |= cur && tick == m->last_tick[i] &&
+                   atomic_load_explicit(&w->rq.runnext, memory_order_relaxed) != NULL;
         m->last_head[i] = head;
         /* Virtual time keeps every fiber on its one worker, in its order:
          * nothing is rescued (and no spare started) there. */

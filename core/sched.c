@@ -42,13 +42,14 @@
  * channel hand-off crossed cores, its lock and the fibers' stacks bouncing
  * between caches. Those fibers would have run on their own worker within
  * a microsecond. So a thief takes from a victim only a backlog
- * (STEAL_BACKLOG fibers or more: a spawn loop, a burst of completions) or
+ * (STEAL_BACKLOG fibers or more: a burst of completions), fibers that
+ * never ran (a spawn is new parallel work, not one end of a hand-off), or
  * a queue whose head has not moved for STALE_NS (its runnext too if the
  * victim has not switched meanwhile: it runs one long fiber), judged from
  * what the thief saw of that victim before (worth_stealing). Wake-ups
- * follow the same rule: a fiber readied or spawned on a worker wakes an
- * idle one only for a backlog (ringo__wakep_local); the global queue
- * always wakes one. An idle worker sleeps in naps (NAP_MIN_NS doubling to
+ * follow the same rule: a fiber readied on a worker wakes an idle one only
+ * for a backlog (ringo__wakep_local); a spawn and the global queue always
+ * wake one. An idle worker sleeps in naps (NAP_MIN_NS doubling to
  * NAP_MAX_NS) while other workers run, so it comes back to check whether
  * their queues wait; one that went to sleep while all were idle is woken
  * by the monitor when a busy worker's queue head stands still for a whole
@@ -198,10 +199,24 @@ static ringo__fiber_t *global_get(ringo__runtime_t *rt, ringo__worker_t *w)
 
 /* ---- the local run queue ------------------------------------------------------ */
 
+/* The head word's parts (see runq_pop_fresh). */
+#define HEAD_POP (1ull << 32)
+
+static inline uint32_t runq_head(struct ringo__runq *q)
+{
+    return (uint32_t)atomic_load_explicit(&q->head, memory_order_acquire);
+}
+
+/* hw with its head index moved on by n, its pop count kept. */
+static inline uint64_t head_advance(uint64_t hw, uint32_t n)
+{
+    return (hw & ~0xffffffffull) | (uint32_t)((uint32_t)hw + n);
+}
+
 static inline uint32_t runq_len(struct ringo__runq *q)
 {
-    return atomic_load_explicit(&q->tail, memory_order_acquire) -
-           atomic_load_explicit(&q->head, memory_order_acquire);
+    uint32_t h = runq_head(q);
+    return atomic_load_explicit(&q->tail, memory_order_acquire) - h;
 }
 
 static inline bool runq_empty(struct ringo__runq *q)
@@ -214,8 +229,9 @@ static inline bool runq_empty(struct ringo__runq *q)
 #define container_of_runq(q) ((ringo__worker_t *)((char *)(q) - offsetof(ringo__worker_t, rq)))
 
 static bool runq_put_slow(ringo__runtime_t *rt, struct ringo__runq *q, ringo__fiber_t *f,
-                          uint32_t h, uint32_t t)
+                          uint64_t hw, uint32_t t)
 {
+    uint32_t h = (uint32_t)hw;
     enum { HALF = RINGO__RUNQ_SIZE / 2 };
     /* May run on a fiber's stack (spawn, ready): use the worker's scratch. */
     ringo__fiber_t **batch = (ringo__fiber_t **)container_of_runq(q)->scratch;
@@ -224,7 +240,7 @@ static bool runq_put_slow(ringo__runtime_t *rt, struct ringo__runq *q, ringo__fi
         return false;
     for (uint32_t i = 0; i < n; i++)
         batch[i] = atomic_load_explicit(&q->slots[(h + i) % RINGO__RUNQ_SIZE], memory_order_relaxed);
-    if (!atomic_compare_exchange_strong_explicit(&q->head, &h, h + n,
+    if (!atomic_compare_exchange_strong_explicit(&q->head, &hw, head_advance(hw, n),
                                                  memory_order_acq_rel, memory_order_relaxed))
         return false;
     batch[n] = f;
@@ -242,14 +258,14 @@ void ringo__runq_put(ringo__worker_t *w, ringo__fiber_t *f, bool next)
         /* The displaced fiber goes to the tail. */
     }
     for (;;) {
-        uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+        uint64_t hw = atomic_load_explicit(&q->head, memory_order_acquire);
         uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
-        if (t - h < RINGO__RUNQ_SIZE) {
+        if (t - (uint32_t)hw < RINGO__RUNQ_SIZE) {
             atomic_store_explicit(&q->slots[t % RINGO__RUNQ_SIZE], f, memory_order_relaxed);
             atomic_store_explicit(&q->tail, t + 1, memory_order_release);
             return;
         }
-        if (runq_put_slow(ringo__rt, q, f, h, t))
+        if (runq_put_slow(ringo__rt, q, f, hw, t))
             return;
     }
 }
@@ -259,12 +275,13 @@ static ringo__fiber_t *runq_pop_queue(struct ringo__runq *q)
     /* A CAS even with one worker: the monitor drains a hogged worker's
      * queue and a spare steals from it, both at any moment. */
     for (;;) {
-        uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+        uint64_t hw = atomic_load_explicit(&q->head, memory_order_acquire);
+        uint32_t h = (uint32_t)hw;
         uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
         if (t == h)
             return NULL;
         ringo__fiber_t *f = atomic_load_explicit(&q->slots[h % RINGO__RUNQ_SIZE], memory_order_relaxed);
-        if (atomic_compare_exchange_weak_explicit(&q->head, &h, h + 1,
+        if (atomic_compare_exchange_weak_explicit(&q->head, &hw, head_advance(hw, 1),
                                                   memory_order_acq_rel, memory_order_relaxed))
             return f;
     }
@@ -272,35 +289,36 @@ static ringo__fiber_t *runq_pop_queue(struct ringo__runq *q)
 
 /* The owner's pop at the tail, taken only when the newest entry is a fiber
  * that has never run (the work-first order of a spawn tree; see the top of
- * this file). The owner lowers tail before it looks at head; a thief reads
- * head, then tail (a full fence between each pair), so when both go for the
- * last entry they meet at the CAS on head, and otherwise a thief's half
- * never reaches the entry the owner took. The peek at `fresh` may read a
- * fiber a thief has already taken and even started: that only makes the
- * choice of end wrong once, never the pop (stacks stay mapped for the
- * runtime's life, so the read is safe). */
+ * this file). Thieves take the oldest half: a thief reads the head word,
+ * then tail, copies its half and claims it with a CAS on the head word. A
+ * thief may sit between its reads and its CAS for as long as the kernel
+ * likes, while the owner pops several entries from the tail, down into the
+ * half the thief means to take. So every pop at the tail first lowers
+ * tail, then bumps the pop count in the head word with a CAS: a thief that
+ * read the head word before the pop fails its CAS and reads again (and
+ * then sees the lowered tail), and if a thief's claim landed first, the
+ * owner's CAS fails, it puts tail back and looks again. The peek at
+ * `fresh` may read a fiber a thief has already taken and even started:
+ * that only makes the choice of end wrong once, never the pop (stacks
+ * stay mapped for the runtime's life, so the read is safe). */
 static ringo__fiber_t *runq_pop_fresh(struct ringo__runq *q)
 {
-    uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
-    uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
-    if (t == h)
-        return NULL;
-    ringo__fiber_t *f = atomic_load_explicit(&q->slots[(t - 1) % RINGO__RUNQ_SIZE],
-                                             memory_order_relaxed);
-    if (!atomic_load_explicit(&f->fresh, memory_order_relaxed))
-        return NULL;
-    t--;
-    atomic_store_explicit(&q->tail, t, memory_order_relaxed);
-    atomic_thread_fence(memory_order_seq_cst);
-    h = atomic_load_explicit(&q->head, memory_order_relaxed);
-    if ((int32_t)(t - h) > 0)
-        return f;                       /* others remain: slot t is ours */
-    bool won = t == h && atomic_compare_exchange_strong_explicit(&q->head, &h, h + 1,
-                                                                 memory_order_acq_rel,
-                                                                 memory_order_relaxed);
-    /* Empty now, whoever took the last entry: head is t + 1. */
-    atomic_store_explicit(&q->tail, t + 1, memory_order_relaxed);
-    return won ? f : NULL;
+    for (;;) {
+        uint32_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+        uint64_t hw = atomic_load_explicit(&q->head, memory_order_acquire);
+        if (t == (uint32_t)hw)
+            return NULL;
+        ringo__fiber_t *f = atomic_load_explicit(&q->slots[(t - 1) % RINGO__RUNQ_SIZE],
+                                                 memory_order_relaxed);
+        if (!atomic_load_explicit(&f->fresh, memory_order_relaxed))
+            return NULL;
+        atomic_store_explicit(&q->tail, t - 1, memory_order_relaxed);
+        /* Release: a thief that reads the new head word sees tail lowered. */
+        if (atomic_compare_exchange_strong_explicit(&q->head, &hw, hw + HEAD_POP,
+                                                    memory_order_seq_cst, memory_order_relaxed))
+            return f;                   /* head <= t - 1 still: slot t - 1 is ours */
+        atomic_store_explicit(&q->tail, t, memory_order_relaxed);
+    }
 }
 
 /* On a 61st round (the owner has just polled, so now_cached is current):
@@ -312,7 +330,7 @@ static bool oldest_due(ringo__worker_t *w)
     if (w->schedtick % 61 != 0)
         return false;
     struct ringo__runq *q = &w->rq;
-    uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+    uint32_t h = runq_head(q);
     if (h == atomic_load_explicit(&q->tail, memory_order_relaxed))
         return false;
     ringo__fiber_t *f = atomic_load_explicit(&q->slots[h % RINGO__RUNQ_SIZE], memory_order_relaxed);
@@ -360,9 +378,10 @@ static ringo__fiber_t *runq_get(ringo__worker_t *w)
 static uint32_t runq_grab(struct ringo__runq *q, ringo__fiber_t **batch, bool take_runnext)
 {
     for (;;) {
-        uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
-        /* Pairs with runq_pop_fresh's fence: see there. */
-        atomic_thread_fence(memory_order_seq_cst);
+        /* The pop count in the head word fails this CAS if the owner
+         * popped at the tail meanwhile (runq_pop_fresh). */
+        uint64_t hw = atomic_load_explicit(&q->head, memory_order_acquire);
+        uint32_t h = (uint32_t)hw;
         uint32_t t = atomic_load_explicit(&q->tail, memory_order_acquire);
         uint32_t n = t - h;
         n = n - n / 2;
@@ -382,7 +401,7 @@ static uint32_t runq_grab(struct ringo__runq *q, ringo__fiber_t **batch, bool ta
             continue;       /* read head and tail at different times */
         for (uint32_t i = 0; i < n; i++)
             batch[i] = atomic_load_explicit(&q->slots[(h + i) % RINGO__RUNQ_SIZE], memory_order_relaxed);
-        if (atomic_compare_exchange_strong_explicit(&q->head, &h, h + n,
+        if (atomic_compare_exchange_strong_explicit(&q->head, &hw, head_advance(hw, n),
                                                     memory_order_acq_rel, memory_order_relaxed))
             return n;
     }
@@ -451,7 +470,7 @@ void ringo__wakep_local(ringo__runtime_t *rt, ringo__worker_t *w)
      * (perf). A backlog is still seen within 8 pushes; until then it is
      * its owner's, which runs it. */
     uint32_t t = atomic_load_explicit(&w->rq.tail, memory_order_relaxed);
-    if ((t & 7) == 0 && t - atomic_load_explicit(&w->rq.head, memory_order_relaxed) >= STEAL_BACKLOG)
+    if ((t & 7) == 0 && t - runq_head(&w->rq) >= STEAL_BACKLOG)
         ringo__wakep(rt);
 }
 
@@ -521,13 +540,26 @@ static bool wake_worthy_work(ringo__runtime_t *rt)
 static bool worth_stealing(ringo__worker_t *w, ringo__worker_t *v, int64_t now, bool *runnext)
 {
     struct ringo__runq *q = &v->rq;
-    uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+    uint32_t h = runq_head(q);
     uint32_t len = atomic_load_explicit(&q->tail, memory_order_acquire) - h;
     *runnext = false;
-    if (len >= STEAL_BACKLOG && len <= RINGO__RUNQ_SIZE)
+    if (len > RINGO__RUNQ_SIZE)
+        return false;               /* head and tail read at different times */
+    if (len >= STEAL_BACKLOG)
         return true;
-    if (len == 0 && !atomic_load_explicit(&q->runnext, memory_order_relaxed))
+    /* A fiber that never ran is new parallel work, not one end of a
+     * hand-off: take it at once (the peek may read a fiber just taken by
+     * another thief; stacks stay mapped, so it is safe, and only the choice
+     * suffers). */
+    ringo__fiber_t *next = atomic_load_explicit(&q->runnext, memory_order_relaxed);
+    ringo__fiber_t *oldest = len ? atomic_load_explicit(&q->slots[h % RINGO__RUNQ_SIZE],
+                                                        memory_order_relaxed) : next;
+    if (!oldest)
         return false;
+    if (atomic_load_explicit(&oldest->fresh, memory_order_relaxed)) {
+        *runnext = len == 0;
+        return true;
+    }
     uint64_t sw = atomic_load_explicit(&v->stats.switches, memory_order_relaxed);
     struct ringo__victim_seen *seen = &w->seen[v->index % RINGO__SEEN_SLOTS];
     if (seen->head != h) {
