@@ -63,7 +63,8 @@ CTX_ERRORS = [("sync/context.c", "cancel_with"),          # ringo_cancel(_cause)
               ("sync/context.c", "ringo_with_deadline")]  # a deadline already past
 EXTRA_SOURCES = {
     "ringo_run": [("core/fiber.c", "ringo__spawn_main"), ("core/stack.c", "ringo__stacks_init"),
-                  ("core/ring.c", "ringo__ev_probe"), ("core/ring.c", "ringo__ev_init"),
+                  ("core/event.c", "ringo__ev_probe"), ("core/ring.c", "ringo__uring_probe"),
+                  ("core/ring.c", "ringo__uring_init"), ("core/epoll.c", "ringo__epoll_probe"),
                   ("core/panic.c", "ringo__altstack_init")],
     "ringo_read": IO_WAIT,
     "ringo_open": IO_WAIT,
