@@ -924,13 +924,7 @@ void ringo__epoll_fini(ringo__worker_t *w)
     /* The monitor may still be looking at this worker: holding cq_lock for
      * good makes its try-lock reaps back off. */
     ringo__spin_lock(&w->cq_lock);
-    ringo__spin_lock(&w->inbox_lock);
-    atomic_store_explicit(&w->ring_fd, -1, memory_order_relaxed);
-    ringo__free(w->inbox);
-    w->inbox = NULL;
-    w->ninbox = w->inbox_cap = 0;
-    atomic_store(&w->inbox_nonempty, 0);
-    ringo__spin_unlock(&w->inbox_lock);
+    ringo__ev_inbox_close(w);
     if (e) {
         for (size_t c = 0; c < e->ndir; c++)
             ringo__free(e->dir[c]);

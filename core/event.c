@@ -115,6 +115,20 @@ void ringo__ev_forget(ringo__worker_t *w, ringo__op_t *op)
     ringo__spin_unlock(&w->inbox_lock);
 }
 
+/* Both backends' fini: no cancel request lands in w's inbox from now on
+ * (a post for a worker without a ring is dropped: other workers' fibers may
+ * still post while this one shuts down), and the inbox is freed. */
+void ringo__ev_inbox_close(ringo__worker_t *w)
+{
+    ringo__spin_lock(&w->inbox_lock);
+    atomic_store_explicit(&w->ring_fd, -1, memory_order_relaxed);
+    ringo__free(w->inbox);
+    w->inbox = NULL;
+    w->ninbox = w->inbox_cap = 0;
+    atomic_store(&w->inbox_nonempty, 0);
+    ringo__spin_unlock(&w->inbox_lock);
+}
+
 /* Queues a cancel request for op on w's inbox and wakes w (both backends'
  * cross-thread cancel). Dropped once w's event source is gone. */
 void ringo__ev_inbox_post(ringo__worker_t *w, ringo__op_t *op)

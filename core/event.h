@@ -140,6 +140,8 @@ RINGO__EV_BACKEND_FUNCS(epoll)
 void ringo__epoll_run_end(ringo__runtime_t *rt);
 /* Both backends' cross-thread cancel: queues op on w's inbox, wakes w. */
 void ringo__ev_inbox_post(ringo__worker_t *w, ringo__op_t *op);
+/* Both backends' fini: closes and frees w's inbox (later posts are dropped). */
+void ringo__ev_inbox_close(ringo__worker_t *w);
 bool ringo__epoll_own_thread(int tid);
 
 /* The dispatch: io_uring is the branch the compiler lays out first. */

@@ -268,16 +268,7 @@ void ringo__uring_fini(ringo__worker_t *w)
     /* The monitor may still be looking at this worker: holding cq_lock for
      * good makes its try-lock reaps back off before the CQ is unmapped. */
     ringo__spin_lock(&w->cq_lock);
-    /* Under inbox_lock, so a cancel posted from now on is dropped instead
-     * of landing in a freed inbox (other workers' fibers may still post
-     * while this one shuts down). */
-    ringo__spin_lock(&w->inbox_lock);
-    atomic_store_explicit(&w->ring_fd, -1, memory_order_relaxed);
-    ringo__free(w->inbox);
-    w->inbox = NULL;
-    w->ninbox = w->inbox_cap = 0;
-    atomic_store(&w->inbox_nonempty, 0);
-    ringo__spin_unlock(&w->inbox_lock);
+    ringo__ev_inbox_close(w);
     if (w->uring) {
         io_uring_queue_exit(&w->uring->ring);
         ringo__free(w->uring);
