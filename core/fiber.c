@@ -94,6 +94,8 @@ void ringo__switch(ringo__worker_t *w, ringo__fiber_t *from, ringo__fiber_t *to,
     void *load;
     if (to) {
         atomic_store_explicit(&to->state, RINGO__FIBER_RUNNING, memory_order_relaxed);
+        if (atomic_load_explicit(&to->by_event, memory_order_relaxed))
+            atomic_store_explicit(&to->by_event, 0, memory_order_relaxed);
         RINGO__STAT_INC(w, switches);   /* also the monitor's progress tick */
         load = to->sp;
         RINGO_ASAN_START_SWITCH(action == RINGO__POST_EXIT ? NULL :
@@ -480,6 +482,8 @@ void ringo__unblock(ringo__wait_t *wt)
 
 void ringo__unblock_quiet(ringo__wait_t *wt)
 {
+    if (wt->fiber)
+        atomic_store_explicit(&wt->fiber->by_event, 1, memory_order_relaxed);
     RINGO_TSAN_NOSYNC_BEGIN();
     ringo__unblock(wt);
     RINGO_TSAN_NOSYNC_END();

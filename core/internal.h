@@ -143,6 +143,10 @@ struct ringo__fiber {
      * queue pops never-run fibers newest first (sched.c). In the first
      * cache line, which switching to the fiber reads anyway. */
     _Atomic uint8_t fresh;
+    /* Set when the kernel or a timer readied it (ringo__unblock_quiet: no
+     * partner fiber on its worker shares its data), cleared when it runs:
+     * an idle worker may take it at once from a busy one (sched.c). */
+    _Atomic uint8_t by_event;
     uint64_t id;
     void (*fn)(void *);
     void *arg;

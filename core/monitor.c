@@ -121,7 +121,8 @@ static void wake_worker(ringo__worker_t *w)
 struct monitor {
     ringo__runtime_t *rt;
     uint64_t *last_tick;
-    uint32_t *last_head;                /* run queue heads at the last look */
+    bool *had_queued;                   /* fibers queued behind a running one at the last look */
+    uint64_t *last_sleeps;              /* each worker's sleeps at the last look */
     int64_t *since;
     int64_t *cpu_base;                  /* its thread's CPU time when first seen stuck; -1 */
     int64_t over_since;                 /* more unhogged workers than nprocs since; 0: not */
@@ -268,16 +269,24 @@ static bool look(struct monitor *m, bool *hogged, int64_t now)
             continue;
         ringo__fiber_t *cur = atomic_load_explicit(&w->current, memory_order_relaxed);
         uint64_t tick = atomic_load_explicit(&w->stats.switches, memory_order_relaxed);
-        /* Fibers queued on a busy worker since the last look (or waiting
-         * in runnext behind a fiber that has not switched since): an idle
-         * worker sleeping without a nap (it went idle when all were) is
-         * woken to take them (sched.c steals only work that waits). */
+        /* A worker running a fiber with others queued behind it, at this
+         * look and the last (a millisecond apart), has more work than it
+         * runs: an idle worker that sleeps without a nap (it went idle
+         * when all were) is woken to look at it (sched.c decides what is
+         * worth taking). */
         uint32_t head = (uint32_t)atomic_load_explicit(&w->rq.head, memory_order_relaxed);
         uint32_t len = atomic_load_explicit(&w->rq.tail, memory_order_relaxed) - head;
-        waiting |= cur && len > 0 && len <= RINGO__RUNQ_SIZE && head == m->last_head[i];
-        waiting |= cur && tick == m->last_tick[i] &&
-                   atomic_load_explicit(&w->rq.runnext, memory_order_relaxed) != NULL;
-        m->last_head[i] = head;
+        bool queued = cur && ((len > 0 && len <= RINGO__RUNQ_SIZE) ||
+                              atomic_load_explicit(&w->rq.runnext, memory_order_relaxed));
+        waiting |= queued && m->had_queued[i];
+        m->had_queued[i] = queued;
+        /* A worker that switched fibers but never slept since the last
+         * look is saturated (its time goes to fibers and to the kernel
+         * work of their operations, which io_uring does in the submitting
+         * thread): another worker should take some of its fibers. */
+        uint64_t sleeps = atomic_load_explicit(&w->stats.sleeps, memory_order_relaxed);
+        waiting |= sleeps == m->last_sleeps[i] && tick != m->last_tick[i];
+        m->last_sleeps[i] = sleeps;
         /* Virtual time keeps every fiber on its one worker, in its order:
          * nothing is rescued (and no spare started) there. */
         if (!cur || tick != m->last_tick[i] || rt->virtual_time) {
@@ -329,14 +338,15 @@ static void *monitor_main(void *arg)
     ringo__tls_is_monitor = true;
     struct monitor m = {.rt = rt};
     m.last_tick = ringo__calloc(rt->nworkers, sizeof(*m.last_tick));
-    m.last_head = ringo__calloc(rt->nworkers, sizeof(*m.last_head));
+    m.had_queued = ringo__calloc(rt->nworkers, sizeof(*m.had_queued));
+    m.last_sleeps = ringo__calloc(rt->nworkers, sizeof(*m.last_sleeps));
     m.since = ringo__calloc(rt->nworkers, sizeof(*m.since));
     m.cpu_base = ringo__calloc(rt->nworkers, sizeof(*m.cpu_base));
     bool *hogged = ringo__calloc(rt->nworkers, sizeof(*hogged));
     /* Published before ringo__monitor_start returns: before any fiber runs. */
     atomic_store(&rt->monitor_tid, (int)syscall(SYS_gettid));
     syscall(SYS_futex, &rt->monitor_tid, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
-    if (!m.last_tick || !m.last_head || !m.since || !m.cpu_base || !hogged)
+    if (!m.last_tick || !m.had_queued || !m.last_sleeps || !m.since || !m.cpu_base || !hogged)
         goto out;
     for (unsigned i = 0; i < rt->nworkers; i++)
         m.cpu_base[i] = -1;
@@ -364,7 +374,8 @@ static void *monitor_main(void *arg)
     }
 out:
     ringo__free(m.last_tick);
-    ringo__free(m.last_head);
+    ringo__free(m.had_queued);
+    ringo__free(m.last_sleeps);
     ringo__free(m.since);
     ringo__free(m.cpu_base);
     ringo__free(hogged);

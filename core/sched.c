@@ -43,7 +43,9 @@
  * between caches. Those fibers would have run on their own worker within
  * a microsecond. So a thief takes from a victim only a backlog
  * (STEAL_BACKLOG fibers or more: a burst of completions), fibers that
- * never ran (a spawn is new parallel work, not one end of a hand-off), or
+ * never ran (a spawn is new parallel work, not one end of a hand-off),
+ * fibers the kernel or a timer readied while the victim runs another (no
+ * partner fiber shares their data: independent connections spread), or
  * a queue whose head has not moved for STALE_NS (its runnext too if the
  * victim has not switched meanwhile: it runs one long fiber), judged from
  * what the thief saw of that victim before (worth_stealing). Wake-ups
@@ -52,9 +54,12 @@
  * wake one. An idle worker sleeps in naps (NAP_MIN_NS doubling to
  * NAP_MAX_NS) while other workers run, so it comes back to check whether
  * their queues wait; one that went to sleep while all were idle is woken
- * by the monitor when a busy worker's queue head stands still for a whole
- * monitor period (monitor.c). A parallel computation thus spreads over the
- * workers within about a nap, and a chain of hand-offs stays on one.
+ * by the monitor when a busy worker keeps fibers queued, or never sleeps,
+ * for a whole monitor period (monitor.c: with io_uring a connection's
+ * kernel work runs in its worker's thread, so four busy connections on
+ * one worker kept it saturated while its run queue looked idle). A
+ * parallel computation thus spreads over the workers within about a nap,
+ * and a chain of hand-offs stays on one.
  *
  * Wake-ups without lost work: a worker publishes `sleeping` and counts
  * itself idle in rt->idle (seq_cst), then re-checks what a waker would
@@ -548,15 +553,21 @@ static bool worth_stealing(ringo__worker_t *w, ringo__worker_t *v, int64_t now, 
     if (len >= STEAL_BACKLOG)
         return true;
     /* A fiber that never ran is new parallel work, not one end of a
-     * hand-off: take it at once (the peek may read a fiber just taken by
-     * another thief; stacks stay mapped, so it is safe, and only the choice
-     * suffers). */
+     * hand-off: take it at once. So is one the kernel or a timer readied
+     * (by_event: a connection's fiber whose read completed) while its
+     * worker runs another: no partner on that worker shares its data, and
+     * left there, independent connections pile onto one worker whose
+     * queue never looks stale, the other idle (bench tcp_stream). The peek
+     * may read a fiber just taken by another thief; stacks stay mapped, so
+     * it is safe, and only the choice suffers. */
     ringo__fiber_t *next = atomic_load_explicit(&q->runnext, memory_order_relaxed);
     ringo__fiber_t *oldest = len ? atomic_load_explicit(&q->slots[h % RINGO__RUNQ_SIZE],
                                                         memory_order_relaxed) : next;
     if (!oldest)
         return false;
-    if (atomic_load_explicit(&oldest->fresh, memory_order_relaxed)) {
+    if (atomic_load_explicit(&oldest->fresh, memory_order_relaxed) ||
+        (atomic_load_explicit(&oldest->by_event, memory_order_relaxed) &&
+         !atomic_load_explicit(&v->sleeping, memory_order_relaxed))) {
         *runnext = len == 0;
         return true;
     }
