@@ -277,18 +277,30 @@ class Runner:
 
     # Each run_* starts a server, loads it, stops it, returns {metric: value}.
 
-    def run_tcp(self, side, mode):
-        srv = self.server(side, "echo_server")
+    def load(self, side, program, client, timeout, check=None):
+        """Starts program for side, runs the client command (a function of
+        the server's address) against it, stops it. Returns the client's
+        output, the server's CPU seconds over the load and its peak RSS (KiB).
+        A server that fails on the way is killed."""
+        srv = self.server(side, program)
         try:
+            if check:
+                check(srv)
             cpu0 = proc_cpu_s(srv.pid)
-            out = run_client([self.loadgen, "-mode", mode, "-addr", srv.addr,
-                              "-duration", f"{self.s.seconds}s"],
-                             timeout=self.s.seconds + 120)
+            out = run_client(client(srv.addr), timeout=timeout)
             cpu = proc_cpu_s(srv.pid) - cpu0
             peak = srv.stop()
         except BaseException:
             srv.kill()
             raise
+        return out, cpu, peak
+
+    def run_tcp(self, side, mode):
+        out, cpu, peak = self.load(
+            side, "echo_server",
+            lambda addr: [self.loadgen, "-mode", mode, "-addr", addr,
+                          "-duration", f"{self.s.seconds}s"],
+            timeout=self.s.seconds + 120)
         ops, secs = loadgen_ops(out)
         if ops == 0:
             raise ServerError(f"loadgen {mode}: no operations completed")
@@ -298,18 +310,11 @@ class Runner:
                 "_peak_kib": peak}
 
     def run_wrk(self, side, seconds=None):
-        srv = self.server(side, "http_server")
-        try:
-            check_hello(srv)
-            cpu0 = proc_cpu_s(srv.pid)
-            out = run_client(["wrk", "-t1", "-c100", f"-d{seconds or self.s.seconds}s",
-                              "--latency", f"http://{srv.addr}/"],
-                             timeout=(seconds or self.s.seconds) + 60)
-            cpu = proc_cpu_s(srv.pid) - cpu0
-            peak = srv.stop()
-        except BaseException:
-            srv.kill()
-            raise
+        secs = seconds or self.s.seconds
+        out, cpu, peak = self.load(
+            side, "http_server",
+            lambda addr: ["wrk", "-t1", "-c100", f"-d{secs}s", "--latency", f"http://{addr}/"],
+            timeout=secs + 60, check=check_hello)
         rate, p99, count = parse_wrk(out)
         return {"rate": rate, "p99": p99, "cpu": cpu / max(count, 1) * 1e6,
                 "_peak_kib": peak}
@@ -325,18 +330,11 @@ class Runner:
         target = self.rate_target()
         conns = 50
         per_worker = max(1, round(target / conns))
-        srv = self.server(side, "http_server")
-        try:
-            check_hello(srv)
-            cpu0 = proc_cpu_s(srv.pid)
-            out = run_client(["hey", "-z", f"{self.s.seconds}s", "-c", str(conns),
-                              "-q", str(per_worker), f"http://{srv.addr}/"],
-                             timeout=self.s.seconds + 60)
-            cpu = proc_cpu_s(srv.pid) - cpu0
-            peak = srv.stop()
-        except BaseException:
-            srv.kill()
-            raise
+        out, cpu, peak = self.load(
+            side, "http_server",
+            lambda addr: ["hey", "-z", f"{self.s.seconds}s", "-c", str(conns),
+                          "-q", str(per_worker), f"http://{addr}/"],
+            timeout=self.s.seconds + 60, check=check_hello)
         rate, p99, count = parse_hey(out)
         return {"p99": p99, "achieved": rate, "cpu": cpu / max(count, 1) * 1e6,
                 "_target": per_worker * conns, "_peak_kib": peak}

@@ -91,6 +91,19 @@
  * every consumer, the owner too, pops with a CAS: a thief (another worker,
  * a spare, the monitor) may be at the queue at any time, even when only
  * one worker is configured.
+ *
+ * Run queue invariants. Only the owner writes tail and the slots (it
+ * pushes at tail, and pops at tail only in runq_pop_fresh). The head word
+ * is the head index (low 32 bits) and the count of the owner's pops at the
+ * tail (high 32); every pop at the head (owner or thief) and every owner
+ * pop at the tail changes it by CAS, so a claim computed from a head word
+ * that has changed since it was read always fails: a thief never takes an
+ * entry the owner took from the tail, and the reverse. A fiber's `fresh`
+ * is written at spawn and cleared by the fiber's first run; its `by_event`
+ * is set by whoever readies it from a completion or timer and cleared when
+ * it runs; both are read racily, by owners choosing an end and thieves
+ * choosing a victim, and only ever steer a choice, never a pop's safety.
+ * w->seen[] and w->nap_ns belong to w's thread alone.
  */
 #include "internal.h"
 #include "sanitizer.h"

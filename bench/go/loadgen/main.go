@@ -71,6 +71,23 @@ func roundTrip(c net.Conn, msg, got []byte, id, i uint64) {
 	}
 }
 
+// timedLoad is the measured phase both loads share: it releases the
+// connections' goroutines (start), lets them run for d, tells them to stop,
+// waits for them, closes the connections and returns the time taken.
+func timedLoad(cs []net.Conn, start chan struct{}, stop *atomic.Bool, wg *sync.WaitGroup,
+	d time.Duration) time.Duration {
+	t0 := time.Now()
+	close(start)
+	time.Sleep(d)
+	stop.Store(true)
+	wg.Wait()
+	elapsed := time.Since(t0)
+	for _, c := range cs {
+		c.Close()
+	}
+	return elapsed
+}
+
 func runEcho(addr string, conns, size int, d time.Duration) {
 	if size < 16 {
 		fail("-size must be at least 16 for echo")
@@ -102,15 +119,7 @@ func runEcho(addr string, conns, size int, d time.Duration) {
 			total.Add(n)
 		}(uint64(i), c)
 	}
-	t0 := time.Now()
-	close(start)
-	time.Sleep(d)
-	stop.Store(true)
-	wg.Wait()
-	elapsed := time.Since(t0)
-	for _, c := range cs {
-		c.Close()
-	}
+	elapsed := timedLoad(cs, start, &stop, &wg, d)
 	n := total.Load()
 	fmt.Printf("# conns %d size %d\n", conns, size)
 	fmt.Printf("# ops %d seconds %.3f\n", n, elapsed.Seconds())
@@ -184,15 +193,7 @@ func runStream(addr string, conns, size int, d time.Duration) {
 			total.Add(n)
 		}(i, c)
 	}
-	t0 := time.Now()
-	close(start)
-	time.Sleep(d)
-	stop.Store(true)
-	wg.Wait()
-	elapsed := time.Since(t0)
-	for _, c := range cs {
-		c.Close()
-	}
+	elapsed := timedLoad(cs, start, &stop, &wg, d)
 	n := total.Load()
 	fmt.Printf("# conns %d write size %d\n", conns, size)
 	fmt.Printf("# ops %d seconds %.3f\n", n, elapsed.Seconds())
